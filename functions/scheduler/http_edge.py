@@ -1,0 +1,176 @@
+"""The HTTP edge: API Gateway REST proxy events in, proxy responses out.
+
+Routing, body decoding, conditional headers and the mapping of errors to status codes live here; what a
+valid update is lives in ``rules``, the item in ``store``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+import rules
+import store
+from observability import logger, record_pause_change
+
+SCHEDULER_PATHS = ("/scheduler", "/scheduler/")
+ALLOWED_METHODS = "GET, PATCH"
+
+# Fixed 5xx texts: they never carry an exception, a library name or a trace. The details go to the log.
+MISSING_ENTRY_TEXT = "The scheduler entry is missing from the database. An operator must restore it."
+INTERNAL_ERROR_TEXT = "Internal server error. The request id in the log tells an operator what happened."
+THROTTLED_TEXT = "The scheduler database is busy. Retry the request shortly."
+
+_THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+
+Response = dict[str, Any]
+
+
+def is_proxy_event(event: Any) -> bool:
+    """API Gateway REST proxy events carry these keys; direct invocations do not."""
+    return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event
+
+
+def handle(event: dict[str, Any]) -> Response:
+    path = event.get("path") or "/"
+    method = str(event.get("httpMethod", "")).upper()
+    if path not in SCHEDULER_PATHS and event.get("resource") != "/scheduler":
+        return text_response(404, f"No resource at {json.dumps(path)}. The scheduler is at /scheduler/.")
+    route = _ROUTES.get(method)
+    if route is None:
+        return text_response(
+            405, f"Method {json.dumps(method)} is not allowed here. Use GET or PATCH.", {"Allow": ALLOWED_METHODS}
+        )
+    headers = _lowercase_headers(event)
+    try:
+        return route(event, headers)
+    except rules.InvalidSchedulerUpdate as error:
+        return text_response(400, str(error))
+    except store.SchedulerEntryMissing:
+        logger.error("The scheduler entry is missing")
+        return text_response(500, MISSING_ENTRY_TEXT)
+    except Exception as error:  # the last line of defence: the client gets a fixed text, the log gets all
+        code = _aws_error_code(error)
+        if code in _THROTTLING_CODES:
+            logger.warning("DynamoDB throttled the request", extra={"error_code": code})
+            return text_response(503, THROTTLED_TEXT, {"Retry-After": "1"})
+        logger.exception("Unexpected error", extra={"error_code": code})
+        return text_response(500, INTERNAL_ERROR_TEXT)
+
+
+def get_scheduler(event: dict[str, Any], headers: dict[str, str]) -> Response:
+    state = store.read_state()
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and rules.if_none_match_hits(if_none_match, state.version):
+        return {"statusCode": 304, "headers": _version_headers(state), "body": ""}
+    return json_response(200, state)
+
+
+def patch_scheduler(event: dict[str, Any], headers: dict[str, str]) -> Response:
+    # Everything the request can get wrong is judged before the one write; rejected input costs no I/O.
+    update = rules.parse_update(rules.parse_json_body(_body_bytes(event)))
+    if_match = headers.get("if-match")
+    expected = rules.parse_if_match(if_match) if if_match is not None else None
+    if expected == ():
+        return text_response(412, "If-Match names no version of the scheduler. GET it again for its ETag.")
+    try:
+        state = store.write_pause(update.is_paused, actor=caller_of(event), expected_versions=expected)
+    except store.PreconditionFailed as failure:
+        return text_response(
+            412,
+            "The scheduler has changed since the ETag in If-Match. GET it again and retry.",
+            _version_headers(failure.current),
+        )
+    record_pause_change(state)
+    return json_response(201, state, {"Location": request_url(event)})
+
+
+_ROUTES: dict[str, Callable[[dict[str, Any], dict[str, str]], Response]] = {
+    "GET": get_scheduler,
+    "PATCH": patch_scheduler,
+}
+
+
+def caller_of(event: dict[str, Any]) -> str:
+    """Who is calling, as API Gateway's IAM authorisation saw it."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    for key in ("userArn", "caller", "user", "accountId"):
+        value = identity.get(key)
+        if value:
+            return str(value)
+    return "anonymous"
+
+
+def request_url(event: dict[str, Any]) -> str:
+    """The URL the client called, stage prefix included, without the query string."""
+    context = event.get("requestContext") or {}
+    headers = _lowercase_headers(event)
+    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
+    host = context.get("domainName") or headers.get("host") or "localhost"
+    path = event.get("path") or "/"
+    # On AWS requestContext.path carries the stage (/Prod/scheduler/); a local gateway may put the
+    # resource there instead, so use it only when it ends with the path actually requested.
+    full_path = context.get("path") or ""
+    return f"{scheme}://{host}{full_path if full_path.endswith(path) else path}"
+
+
+def json_response(status: int, state: store.SchedulerState, extra_headers: dict[str, str] | None = None) -> Response:
+    headers = {"Content-Type": "application/json", **_version_headers(state), **(extra_headers or {})}
+    return {"statusCode": status, "headers": headers, "body": json.dumps({"is_paused": state.is_paused})}
+
+
+def text_response(status: int, text: str, extra_headers: dict[str, str] | None = None) -> Response:
+    return {"statusCode": status, "headers": {"Content-Type": "text/plain", **(extra_headers or {})}, "body": text}
+
+
+def _version_headers(state: store.SchedulerState) -> dict[str, str]:
+    # no-cache: nodes may keep a copy but must revalidate it (If-None-Match) before trusting it.
+    headers = {"ETag": rules.etag_for(state.version), "Cache-Control": "no-cache"}
+    if state.updated_at:
+        try:
+            headers["Last-Modified"] = format_datetime(datetime.fromisoformat(state.updated_at), usegmt=True)
+        except ValueError:  # an entry written by hand; the ETag still identifies the version
+            logger.warning("updated_at is not an ISO 8601 time", extra={"updated_at": state.updated_at})
+    return headers
+
+
+def _body_bytes(event: dict[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise rules.InvalidSchedulerUpdate("The request body is not valid base64.") from None
+    # Lone surrogates become bytes that are not UTF-8, which the rules then reject with a 400.
+    return str(body).encode("utf-8", errors="surrogatepass")
+
+
+def _lowercase_headers(event: dict[str, Any]) -> dict[str, str]:
+    """HTTP header names are case-insensitive; API Gateway passes them as the client wrote them."""
+    headers: dict[str, str] = {}
+    for name, value in (event.get("headers") or {}).items():
+        if value is not None:
+            headers[name.lower()] = str(value)
+    # A header sent on several lines appears whole only here (headers keeps the last line).
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if values and len(values) > 1:
+            headers[name.lower()] = ", ".join(str(value) for value in values)
+        elif values:
+            headers.setdefault(name.lower(), str(values[0]))
+    return headers
+
+
+def _aws_error_code(error: Exception) -> str | None:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None

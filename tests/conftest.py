@@ -1,0 +1,171 @@
+"""Shared fixtures: a moto DynamoDB table built from template.yaml, the scheduler entry, API Gateway events
+built from the samples in events/, and a counter of DynamoDB calls."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EVENTS_DIR = PROJECT_ROOT / "events"
+TABLE_NAME = "scheduler-test"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object the code and Powertools read."""
+
+    function_name: str = "scheduler-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:scheduler-test"
+    aws_request_id: str = "5f2c9c2e-0000-4000-8000-000000000001"
+    log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and the function's environment; no endpoint override, so moto answers."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "TABLE_NAME": TABLE_NAME,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def dynamodb(aws_env: None) -> Iterator[Any]:
+    """A moto DynamoDB with the scheduler table exactly as template.yaml declares it, and no entry yet."""
+    from moto import mock_aws
+
+    import store
+    from local_stack.template import create_table
+
+    store.dynamodb_client.cache_clear()
+    with mock_aws():
+        client = store.dynamodb_client()
+        create_table(client, TABLE_NAME)
+        yield client
+    store.dynamodb_client.cache_clear()
+
+
+@pytest.fixture
+def scheduler_entry(dynamodb: Any) -> dict[str, Any]:
+    """The one scheduler entry, created as a deploy creates it. Returns the stored item."""
+    import store
+
+    assert store.create_if_missing(actor="test-setup")
+    item = stored_item(dynamodb)
+    assert item is not None
+    return item
+
+
+def stored_item(client: Any) -> dict[str, Any] | None:
+    """The raw scheduler item as DynamoDB holds it (None when missing): what 'nothing written' is proven on."""
+    import store
+
+    item: dict[str, Any] | None = client.get_item(
+        TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True
+    ).get("Item")
+    return item
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return event
+
+
+def api_event(
+    method: str,
+    *,
+    path: str = "/scheduler/",
+    body: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    base64_body: bool = True,
+) -> dict[str, Any]:
+    """A REST proxy event as API Gateway sends it, from events/get.json. Bodies arrive base64-encoded
+    (the API's binary media type is */*) unless base64_body=False."""
+    event = copy.deepcopy(load_event("get.json"))
+    event["httpMethod"] = method
+    event["requestContext"]["httpMethod"] = method
+    event["path"] = path
+    # The gateway names the resource that matched: ours, or the catch-all that answers 404.
+    event["resource"] = event["requestContext"]["resourcePath"] = (
+        "/scheduler" if path in ("/scheduler", "/scheduler/") else "/{proxy+}"
+    )
+    event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
+    if body is None:
+        event["body"], event["isBase64Encoded"] = None, False
+    else:
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        if base64_body:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode("ascii"), True
+        else:
+            event["body"], event["isBase64Encoded"] = raw.decode("utf-8"), False
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
+    return event
+
+
+@dataclass
+class CallCounter:
+    """Counts the DynamoDB API calls the client actually makes (moto answers them)."""
+
+    operations: list[str]
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+
+@pytest.fixture
+def dynamodb_calls(dynamodb: Any) -> Iterator[CallCounter]:
+    counter = CallCounter(operations=[])
+
+    def record(model: Any, **_: Any) -> None:
+        counter.operations.append(model.name)
+
+    dynamodb.meta.events.register("before-call.dynamodb", record)
+    yield counter
+    dynamodb.meta.events.unregister("before-call.dynamodb", record)
+
+
+@pytest.fixture
+def logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The service's structured log lines (Powertools JSON), parsed, as the function wrote them."""
+    import io
+
+    from observability import logger
+
+    handler: Any = logger.registered_handler
+    stream = io.StringIO()
+    original = handler.setStream(stream)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    handler.setStream(original)
+
+
+@pytest.fixture
+def invoke(lambda_context: LambdaContext) -> Callable[[Any], dict[str, Any]]:
+    """Calls the real entry point, lambda_handler, as Lambda would."""
+    import app
+
+    def call(event: Any) -> dict[str, Any]:
+        return app.lambda_handler(event, lambda_context)
+
+    return call
