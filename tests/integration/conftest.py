@@ -1,0 +1,144 @@
+"""The local stack as a newcomer runs it (`python -m local_stack run`, what `make run` calls), started on
+free ports with its own data folder, driven over real HTTP, and always stopped by the fixture."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local_stack.dynamodb_local import free_port
+from local_stack.template import PROJECT_ROOT
+
+STARTUP_SECONDS = 120  # DynamoDB Local's JVM and the imports, on a slow CI machine
+TABLE_NAME = "scheduler-local"  # what local_stack creates
+
+
+class LocalStack:
+    """One `python -m local_stack run` process and the DynamoDB Local it starts."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/scheduler/"
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[bytes] | None = None
+        self.dynamodb_pid: int | None = None
+        self.dynamodb_endpoint: str | None = None
+
+    def start(self) -> LocalStack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "local_stack", "--data-dir", str(self.data_dir), "run", "--port", str(self.port)],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._read_output, args=(ready,), daemon=True).start()
+        # The stack prints its banner once it serves; the reader also sets `ready` if the process ends.
+        if not ready.wait(STARTUP_SECONDS) or self.process.poll() is not None:
+            self.stop()
+            pytest.fail(f"the local stack did not start:\n{self.output()}")
+        match = re.search(r"DynamoDB Local: (\S+) \(pid (\d+)\)", self.output())
+        assert match, self.output()
+        self.dynamodb_endpoint, self.dynamodb_pid = match.group(1), int(match.group(2))
+        return self
+
+    def _read_output(self, ready: threading.Event) -> None:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.decode(errors="replace"))
+            if line.startswith(b"Ctrl-C stops it"):
+                ready.set()
+        ready.set()
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> int | None:
+        """SIGTERM, as Ctrl-C or a service manager would; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.dynamodb_pid is not None and is_alive(self.dynamodb_pid):
+            os.kill(self.dynamodb_pid, signal.SIGKILL)
+        return self.process.returncode
+
+    def dynamodb(self) -> Any:
+        """A client on the stack's DynamoDB Local, for arranging and checking the stored item."""
+        import boto3
+
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.dynamodb_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # DynamoDB Local takes any
+        )
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose; its parent (the stopped stack) is gone, so it is reaped soon.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path_factory.mktemp("local-stack") / "dynamodb").start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def fresh_entry(local_stack: LocalStack) -> dict[str, Any]:
+    """Put the entry back as a deploy creates it (not paused, version 1) before a test."""
+    client = local_stack.dynamodb()
+    item = {
+        "pk": {"S": "scheduler"},
+        "is_paused": {"BOOL": False},
+        "version": {"N": "1"},
+        "updated_at": {"S": "2026-01-01T00:00:00.000+00:00"},
+        "updated_by": {"S": "test-setup"},
+    }
+    client.put_item(TableName=TABLE_NAME, Item=item)
+    return item
+
+
+def stored_item(stack: LocalStack) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = (
+        stack.dynamodb().get_item(TableName=TABLE_NAME, Key={"pk": {"S": "scheduler"}}, ConsistentRead=True).get("Item")
+    )
+    return item
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session

@@ -1,0 +1,111 @@
+"""`make run`'s promises: data survives a restart, a stop leaves no process behind, errors are clear."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from local_stack.template import PROJECT_ROOT
+from tests.integration.conftest import LocalStack, is_alive
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_pause_survives_a_restart_and_stopping_leaves_no_process(tmp_path: Path) -> None:
+    data_dir = tmp_path / "dynamodb"
+    first = LocalStack(data_dir).start()
+    try:
+        assert requests.get(first.url, timeout=10).json() == {"is_paused": False}
+        assert requests.patch(first.url, json={"is_paused": True}, timeout=10).status_code == 201
+    finally:
+        exit_code = first.stop()
+    assert exit_code == 0
+    assert first.dynamodb_pid is not None
+    assert not is_alive(first.dynamodb_pid)
+
+    second = LocalStack(data_dir).start()
+    try:
+        answer = requests.get(second.url, timeout=10)
+    finally:
+        second.stop()
+    assert answer.json() == {"is_paused": True}
+    assert answer.headers["ETag"] == '"2"'
+
+
+def test_a_busy_port_is_a_clear_error_naming_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = subprocess.run(  # noqa: S603 - our own module
+            [sys.executable, "-m", "local_stack", "--data-dir", str(tmp_path), "run", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert result.returncode != 0
+    assert f"Port {port} is busy" in result.stderr
+    assert "PORT=" in result.stderr
+
+
+def test_invoke_runs_an_event_file_against_the_local_database(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "local_stack", "--data-dir", str(tmp_path), "invoke", "events/pause.json"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    import json
+
+    answer = json.loads(result.stdout)
+    assert answer["statusCode"] == 201
+    assert json.loads(answer["body"]) == {"is_paused": True}
+
+
+def _run_stack(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "local_stack", "--data-dir", str(tmp_path), "run", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+def test_dynamodb_local_failing_to_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        dynamodb_port = taken.getsockname()[1]
+
+        result = _run_stack(tmp_path, "--port", "0", "--dynamodb-port", str(dynamodb_port))
+
+    assert result.returncode != 0
+    assert "DynamoDB Local exited at start" in result.stderr
+    assert "DynamoDB Local log" in result.stderr
+
+
+def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # the venv, and no java
+
+    result = _run_stack(tmp_path, "--port", "0", env=env)
+
+    assert result.returncode != 0
+    assert "Java is not installed" in result.stderr
