@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="serve the API on 127.0.0.1")
     run_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    run_parser.add_argument("--dynamodb-port", type=int, default=None)
+    run_parser.add_argument(
+        "--dynamodb-port",
+        type=int,
+        default=int(os.environ["DYNAMODB_PORT"]) if os.environ.get("DYNAMODB_PORT") else None,
+    )
     invoke_parser = commands.add_parser("invoke", help="invoke the handler with an event file")
     invoke_parser.add_argument("event", type=Path)
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -50,7 +50,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def dynamodb(aws_env: None) -> Iterator[Any]:
+def moto_config() -> dict[str, Any]:
+    """moto's configuration; a test module overrides this fixture to run Step Functions, say."""
+    return {}
+
+
+@pytest.fixture
+def dynamodb(aws_env: None, moto_config: dict[str, Any]) -> Iterator[Any]:
     """A moto DynamoDB with the scheduler table exactly as template.yaml declares it, and no entry yet."""
     from moto import mock_aws
 
@@ -58,7 +64,7 @@ def dynamodb(aws_env: None) -> Iterator[Any]:
     from local_stack.template import create_table
 
     store.dynamodb_client.cache_clear()
-    with mock_aws():
+    with mock_aws(config=cast(Any, moto_config)):
         client = store.dynamodb_client()
         create_table(client, TABLE_NAME)
         yield client

@@ -41,3 +41,35 @@ def test_api_event_file_gives_its_documented_outcome(
     else:
         assert response["headers"]["Content-Type"] == "text/plain"
         assert stored_item(dynamodb) == scheduler_entry
+
+
+# File name -> the answer, or the name of the exception, as documented in events/README.md.
+DIRECT_OUTCOMES: dict[str, dict[str, Any] | str] = {
+    "direct/read.json": {"is_paused": False, "etag": '"1"'},
+    "direct/pause.json": {"is_paused": True, "etag": '"2"'},
+    "direct/resume.json": {"is_paused": False, "etag": '"2"'},
+    "direct/resume-if-unchanged.json": "PreconditionFailed",
+}
+
+
+def test_every_direct_event_file_has_a_documented_outcome() -> None:
+    files = {f"direct/{path.name}" for path in (EVENTS_DIR / "direct").glob("*.json")}
+
+    assert files == set(DIRECT_OUTCOMES)
+    readme = (EVENTS_DIR / "README.md").read_text()
+    assert all(name in readme for name in files)
+
+
+@pytest.mark.parametrize(("name", "outcome"), DIRECT_OUTCOMES.items(), ids=DIRECT_OUTCOMES.keys())
+def test_direct_event_file_gives_its_documented_outcome(
+    invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], name: str, outcome: dict[str, Any] | str
+) -> None:
+    event = json.loads(Path(EVENTS_DIR / name).read_text())
+
+    if isinstance(outcome, str):
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - the name is what a state machine sees
+            invoke(event)
+        assert type(raised.value).__name__ == outcome
+        assert stored_item(dynamodb) == scheduler_entry
+    else:
+        assert invoke(event) == outcome

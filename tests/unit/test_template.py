@@ -79,3 +79,28 @@ def test_the_entry_is_created_by_the_custom_resource(resources: dict[str, Any]) 
 
     assert entry["Type"].startswith("Custom::")
     assert entry["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["SchedulerEntryFunction", "Arn"]}
+
+
+STATE_MACHINES = ["SetSchedulerPauseStateMachine", "MaintenanceWindowStateMachine"]
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_state_machines_may_invoke_only_the_scheduler_function(resources: dict[str, Any], machine: str) -> None:
+    statements = _statements(resources[machine])
+    invoking = [statement for statement in statements if "lambda:InvokeFunction" in statement["Action"]]
+    others = [statement for statement in statements if statement not in invoking]
+
+    assert [statement["Resource"] for statement in invoking] == [{"Fn::GetAtt": ["SchedulerFunction", "Arn"]}]
+    assert all(action.startswith("logs:") for statement in others for action in statement["Action"])
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_state_machines_log_their_executions(resources: dict[str, Any], machine: str) -> None:
+    logging = resources[machine]["Properties"]["Logging"]
+
+    assert logging["Level"] == "ALL"
+    assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
+
+
+def test_the_function_is_traced(resources: dict[str, Any]) -> None:
+    assert load_template()["Globals"]["Function"]["Tracing"] == "Active"

@@ -1,0 +1,113 @@
+"""Direct invocation (Step Functions, any AWS caller): {} reads, {"is_paused": bool} sets, "if_match" guards,
+failures are exceptions whose names a state machine catches. Same rules as HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import stored_item
+
+
+def test_an_empty_payload_reads_the_state(invoke: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any) -> None:
+    assert invoke({}) == {"is_paused": False, "etag": '"1"'}
+    assert dynamodb_calls.operations == ["GetItem"]
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_is_paused_sets_the_switch(invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], value: bool) -> None:
+    assert invoke({"is_paused": value}) == {"is_paused": value, "etag": '"2"'}
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["is_paused"] == {"BOOL": value}
+
+
+def test_the_caller_is_recorded(invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]) -> None:
+    execution = "arn:aws:states:eu-west-1:123456789012:execution:MaintenanceWindow:nightly-42"
+
+    invoke({"is_paused": True, "caller": execution})
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["updated_by"] == {"S": execution}
+
+
+def test_if_match_with_the_current_etag_sets(invoke: Any, scheduler_entry: dict[str, Any]) -> None:
+    etag = invoke({})["etag"]
+
+    assert invoke({"is_paused": True, "if_match": etag})["is_paused"] is True
+
+
+def test_a_stale_if_match_raises_precondition_failed_and_writes_nothing(
+    invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
+) -> None:
+    import store
+
+    stale = invoke({})["etag"]
+    invoke({"is_paused": True})
+    before = stored_item(dynamodb)
+
+    with pytest.raises(store.PreconditionFailed) as raised:
+        invoke({"is_paused": False, "if_match": stale})
+
+    assert type(raised.value).__name__ == "PreconditionFailed"
+    assert stored_item(dynamodb) == before
+
+
+def test_a_missing_entry_raises_scheduler_entry_missing(invoke: Any, dynamodb: Any) -> None:
+    import store
+
+    with pytest.raises(store.SchedulerEntryMissing):
+        invoke({})
+    with pytest.raises(store.SchedulerEntryMissing):
+        invoke({"is_paused": True})
+    assert stored_item(dynamodb) is None
+
+
+BAD_PAYLOADS: dict[str, tuple[Any, str]] = {
+    "unexpected-fields": ({"is_paused": True, "node": 1, "when": "now"}, '"node", "when"'),
+    "wrong-type": ({"is_paused": "yes"}, "true or false"),
+    "null": ({"is_paused": None}, "true or false"),
+    "not-an-object": ([True], "JSON object"),
+    "string": ("pause", "JSON object"),
+    "if-match-not-a-string": ({"is_paused": True, "if_match": 3}, "if_match"),
+    "if-match-without-update": ({"if_match": '"1"'}, "if_match"),
+    "if-match-malformed": ({"is_paused": True, "if_match": "1"}, "entity tag"),
+    "caller-not-a-string": ({"is_paused": True, "caller": 7}, "caller"),
+}
+
+
+@pytest.mark.parametrize(("payload", "words"), BAD_PAYLOADS.values(), ids=BAD_PAYLOADS.keys())
+def test_bad_payloads_raise_invalid_scheduler_update_and_write_nothing(
+    invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, payload: Any, words: str
+) -> None:
+    import rules
+
+    with pytest.raises(rules.InvalidSchedulerUpdate) as raised:
+        invoke(payload)
+
+    assert words in str(raised.value)
+    assert dynamodb_calls.operations == []
+    assert stored_item(dynamodb) == scheduler_entry
+
+
+def test_unexpected_faults_raise_a_generic_error_without_internals(invoke: Any, dynamodb: Any, logs: Any) -> None:
+    from tests.conftest import TABLE_NAME
+
+    dynamodb.delete_table(TableName=TABLE_NAME)
+
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the point is which type it is not
+        invoke({"is_paused": True})
+
+    assert type(raised.value).__name__ == "SchedulerInternalError"
+    assert "ResourceNotFound" not in str(raised.value)
+    assert any("ResourceNotFoundException" in line.get("exception", "") for line in logs())
+
+
+def test_the_execution_is_the_correlation_id(invoke: Any, scheduler_entry: dict[str, Any], logs: Any) -> None:
+    invoke({"is_paused": True, "caller": "arn:aws:states:eu-west-1:1:execution:SetSchedulerPause:run-7"})
+
+    assert {line.get("correlation_id") for line in logs()} == {
+        "arn:aws:states:eu-west-1:1:execution:SetSchedulerPause:run-7"
+    }

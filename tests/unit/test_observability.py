@@ -1,0 +1,45 @@
+"""Every log line names its invocation; a flip of the switch (not a repeat) emits the PauseStateChanged metric."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import api_event
+
+
+def _metrics(output: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+    return [line for line in lines if "PauseStateChanged" in line]
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_flip_emits_one_pause_state_changed_metric(invoke: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    invoke(api_event("PATCH", body='{"is_paused": true}'))
+
+    metrics = _metrics(capsys.readouterr().out)
+    assert len(metrics) == 1
+    assert metrics[0]["PauseStateChanged"] in (1, 1.0, [1.0])
+    assert metrics[0]["is_paused"] == "true"
+    assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_repeat_of_the_same_value_emits_no_metric(invoke: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    invoke(api_event("PATCH", body='{"is_paused": false}'))
+
+    assert _metrics(capsys.readouterr().out) == []
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_log_lines_carry_the_api_request_id_and_lambda_request_id(invoke: Any, logs: Any, lambda_context: Any) -> None:
+    event = api_event("PATCH", body='{"is_paused": true}')
+
+    invoke(event)
+
+    lines = logs()
+    assert lines
+    assert all(line["correlation_id"] == event["requestContext"]["requestId"] for line in lines)
+    assert all(line["function_request_id"] == lambda_context.aws_request_id for line in lines)
