@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install run invoke test lint unit validate build bench clean
+SCAN_VENV := .venv-scan
+.PHONY: help install run invoke test lint unit validate scan build bench clean
 EVENT ?= events/get.json
 
 help:  ## list the targets
@@ -32,7 +33,7 @@ run: install  ## serve the API on http://127.0.0.1:$${PORT:-3000}/scheduler/ ove
 invoke: install  ## like sam local invoke -e: make invoke EVENT=events/pause.json
 	$(PY) -m local_stack invoke $(EVENT)
 
-test: lint validate unit  ## everything CI runs: lint, types, template checks, all tests
+test: lint validate scan unit  ## everything CI runs: lint, types, template checks, security scans, all tests
 
 lint: install  ## ruff and mypy (strict)
 	ruff check .
@@ -43,8 +44,23 @@ validate: install  ## cfn-lint and sam validate --lint on template.yaml
 	cfn-lint template.yaml
 	sam validate --lint
 
+$(SCAN_VENV)/.installed: requirements-scan.txt scripts/find-python
+	rm -rf $(SCAN_VENV)
+	"$$(scripts/find-python)" -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	touch $@
+
+scan: install $(SCAN_VENV)/.installed  ## bandit, pip-audit, checkov: zero findings or a suppression with its reason
+	bandit --quiet --severity-level low --recursive functions local_stack
+	pip-audit --progress-spinner off --requirement functions/scheduler/requirements.txt
+	pip-audit --progress-spinner off
+	$(SCAN_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
 unit: install  ## the pytest suite
 	$(PY) -m pytest
+
+bench: install  ## cold/warm path ratios against bare boto3 on DynamoDB Local; writes bench-results/latest.md
+	$(PY) scripts/bench.py
 
 build: install  ## sam build (the deployment package in .aws-sam/)
 	sam build

@@ -7,7 +7,7 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404
 import time
 from pathlib import Path
 from types import TracebackType
@@ -59,7 +59,8 @@ class DynamoDBLocal:
         lib = jar_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
+        # Fixed arguments, no shell: nothing here comes from a request.
+        self.process = subprocess.Popen(  # noqa: S603  # nosec B603
             [
                 java,
                 f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}",
@@ -91,7 +92,8 @@ class DynamoDBLocal:
             endpoint_url=self.endpoint_url,
             region_name="us-east-1",
             aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local takes any
+            # DynamoDB Local takes any credentials; these are placeholders, not secrets.
+            aws_secret_access_key="local",  # noqa: S106  # nosec B106
             config=Config(connect_timeout=0.5, read_timeout=1, retries={"total_max_attempts": 1}),
         )
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -151,11 +153,11 @@ def _die_with_parent() -> None:
 
 
 def client_environment(endpoint_url: str, table_name: str) -> dict[str, str]:
-    """What the function's environment is on AWS, pointed at DynamoDB Local instead."""
-    return {
+    """What the function's environment is on AWS, pointed at DynamoDB Local instead. The credentials are fixed
+    placeholders that DynamoDB Local accepts: real ones have no business here, even towards loopback."""
+    return {  # nosec B105
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
         "TABLE_NAME": table_name,
-        # Fixed fake credentials: real ones have no business here, even towards loopback.
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",

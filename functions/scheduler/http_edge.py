@@ -24,6 +24,7 @@ MISSING_ENTRY_TEXT = "The scheduler entry is missing from the database. An opera
 INTERNAL_ERROR_TEXT = "Internal server error. The request id in the log tells an operator what happened."
 THROTTLED_TEXT = "The scheduler database is busy. Retry the request shortly."
 
+_READ_HEADERS = frozenset({"if-match", "if-none-match", "host", "x-forwarded-proto"})
 _THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 Response = dict[str, Any]
@@ -85,7 +86,7 @@ def patch_scheduler(event: dict[str, Any], headers: dict[str, str]) -> Response:
             _version_headers(failure.current),
         )
     record_pause_change(state)
-    return json_response(201, state, {"Location": request_url(event)})
+    return json_response(201, state, {"Location": request_url(event, headers)})
 
 
 _ROUTES: dict[str, Callable[[dict[str, Any], dict[str, str]], Response]] = {
@@ -104,10 +105,9 @@ def caller_of(event: dict[str, Any]) -> str:
     return "anonymous"
 
 
-def request_url(event: dict[str, Any]) -> str:
+def request_url(event: dict[str, Any], headers: dict[str, str]) -> str:
     """The URL the client called, stage prefix included, without the query string."""
     context = event.get("requestContext") or {}
-    headers = _lowercase_headers(event)
     scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
     host = context.get("domainName") or headers.get("host") or "localhost"
     path = event.get("path") or "/"
@@ -154,17 +154,17 @@ def _body_bytes(event: dict[str, Any]) -> bytes:
 
 
 def _lowercase_headers(event: dict[str, Any]) -> dict[str, str]:
-    """HTTP header names are case-insensitive; API Gateway passes them as the client wrote them."""
+    """The request headers this edge reads, by lower-case name (HTTP names are case-insensitive; API Gateway
+    passes them as the client wrote them). A header sent on several lines is whole only in multiValueHeaders."""
     headers: dict[str, str] = {}
     for name, value in (event.get("headers") or {}).items():
-        if value is not None:
-            headers[name.lower()] = str(value)
-    # A header sent on several lines appears whole only here (headers keeps the last line).
+        key = name.lower()
+        if key in _READ_HEADERS and value is not None:
+            headers[key] = str(value)
     for name, values in (event.get("multiValueHeaders") or {}).items():
-        if values and len(values) > 1:
-            headers[name.lower()] = ", ".join(str(value) for value in values)
-        elif values:
-            headers.setdefault(name.lower(), str(values[0]))
+        key = name.lower()
+        if key in _READ_HEADERS and values and (len(values) > 1 or key not in headers):
+            headers[key] = ", ".join(str(value) for value in values)
     return headers
 
 

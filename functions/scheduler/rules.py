@@ -12,6 +12,8 @@ from typing import Any
 
 ALLOWED_FIELDS = ("is_paused",)
 MAX_BODY_BYTES = 1024  # the largest valid body is ~20 bytes; anything near this is not a real client
+MAX_VERSION_DIGITS = 18  # far beyond any real count of writes, well inside DynamoDB's 38-digit numbers
+MAX_IF_MATCH_VERSIONS = 100
 
 
 class InvalidSchedulerUpdate(Exception):
@@ -66,17 +68,21 @@ def etag_for(version: int) -> str:
 def parse_if_match(header: str) -> tuple[int, ...] | None:
     """The versions an If-Match value accepts; None for ``*`` (any existing entry).
 
-    Weak tags never match under If-Match's strong comparison, so they add no version. A value with no
-    tag a version could equal yields an empty tuple: the precondition fails without asking the store.
+    Weak tags never match under If-Match's strong comparison, and text that is not an entity tag matches
+    nothing (RFC 9110 section 13.1.1). A value with no tag a version could equal yields an empty tuple: the
+    precondition fails without asking the store.
     """
     header = header.strip()
     if header == "*":
         return None
-    return tuple(version for weak, version in _entity_tags(header) if not weak and version is not None)
+    versions = {version for weak, version in _entity_tags(header) if not weak and version is not None}
+    # DynamoDB's IN takes at most 100 operands; a real client names one. The newest are the likeliest.
+    return tuple(sorted(versions)[-MAX_IF_MATCH_VERSIONS:])
 
 
 def if_none_match_hits(header: str, version: int) -> bool:
-    """True when an If-None-Match value names this version (weak comparison) or is ``*``."""
+    """True when an If-None-Match value names this version (weak comparison) or is ``*``. A value that is
+    not an entity tag names no version, so the full answer follows."""
     header = header.strip()
     if header == "*":
         return True
@@ -84,23 +90,26 @@ def if_none_match_hits(header: str, version: int) -> bool:
 
 
 def _entity_tags(header: str) -> list[tuple[bool, int | None]]:
-    """Split a list of entity tags into (weak, version-or-None). Raises InvalidSchedulerUpdate on bad syntax."""
-    tags = []
+    """Split a list of entity tags into (weak, version-or-None); a tag of another form yields no version."""
+    tags: list[tuple[bool, int | None]] = []
     for raw in header.split(","):
         tag = raw.strip()
-        if not tag:
-            continue
         weak = tag.startswith("W/")
         opaque = tag[2:] if weak else tag
-        if len(opaque) < 2 or opaque[0] != '"' or opaque[-1] != '"' or '"' in opaque[1:-1]:
-            raise InvalidSchedulerUpdate(
-                f"{json.dumps(tag)} is not an entity tag: send the ETag header of an earlier answer, quotes included."
-            )
-        inner = opaque[1:-1]
-        tags.append((weak, int(inner) if inner.isascii() and inner.isdigit() else None))
-    if not tags:
-        raise InvalidSchedulerUpdate("The precondition header holds no entity tag.")
+        if len(opaque) < 2 or opaque[0] != '"' or opaque[-1] != '"':
+            continue
+        tags.append((weak, _version_of(opaque[1:-1])))
     return tags
+
+
+def _version_of(opaque: str) -> int | None:
+    """The version an entity tag names, if it is one etag_for could have made (ETags compare as strings,
+    so "07" is not "7"); None for anything else."""
+    if not (opaque.isascii() and opaque.isdigit()) or len(opaque) > MAX_VERSION_DIGITS:
+        return None
+    if opaque != "0" and opaque.startswith("0"):
+        return None
+    return int(opaque)
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -47,23 +47,30 @@ def test_patch_with_a_stale_etag_is_412_and_writes_nothing(
     assert stored_item(dynamodb) == before
 
 
-@pytest.mark.parametrize("if_match", ['W/"1"', '"not-a-version"'], ids=["weak", "foreign"])
+@pytest.mark.parametrize(
+    "if_match",
+    ['W/"1"', '"not-a-version"', "1", "", "garbage, W/"],
+    ids=["weak", "foreign", "unquoted", "empty", "junk"],
+)
 def test_tags_that_cannot_match_are_412_without_touching_the_table(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, if_match: str
 ) -> None:
     response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": if_match}))
 
     assert response["statusCode"] == 412
+    assert response["headers"]["Content-Type"] == "text/plain"
     assert dynamodb_calls.operations == []
     assert stored_item(dynamodb) == scheduler_entry
 
 
-def test_a_malformed_if_match_is_400(invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]) -> None:
-    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": "1"}))
+@pytest.mark.parametrize("if_none_match", ["0", "", "W/", '"x"'])
+def test_an_if_none_match_that_names_no_version_gets_the_full_answer(
+    invoke: Any, scheduler_entry: dict[str, Any], if_none_match: str
+) -> None:
+    response = invoke(api_event("GET", headers={"If-None-Match": if_none_match}))
 
-    assert response["statusCode"] == 400
-    assert "entity tag" in response["body"]
-    assert stored_item(dynamodb) == scheduler_entry
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"is_paused": False}
 
 
 def test_if_match_on_a_missing_entry_is_still_500(invoke: Any, dynamodb: Any) -> None:
@@ -100,3 +107,31 @@ def test_a_header_repeated_on_several_lines_is_read_whole(invoke: Any, scheduler
     event["multiValueHeaders"]["If-Match"] = ['"9"', '"1"']
 
     assert invoke(event)["statusCode"] == 201
+
+
+@pytest.mark.parametrize(
+    "if_match",
+    ['"01"', '"1234567890123456789012345678901234567890"', '"-1"', '"1.0"'],
+    ids=["leading-zero", "too-many-digits", "negative", "decimal"],
+)
+def test_tags_etag_for_never_makes_name_no_version(
+    invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, if_match: str
+) -> None:
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": if_match}))
+
+    assert response["statusCode"] == 412
+    assert dynamodb_calls.operations == []
+    assert stored_item(dynamodb) == scheduler_entry
+
+
+def test_a_long_tag_list_is_checked_against_its_newest_hundred_versions(
+    invoke: Any, scheduler_entry: dict[str, Any]
+) -> None:
+    tags = ", ".join(f'"{version}"' for version in range(500, 0, -1))
+
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": tags}))
+
+    # The 100 newest of the named versions are checked; version 1 is not among them.
+    assert response["statusCode"] == 412
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": '"1", ' + tags[:40]}))
+    assert response["statusCode"] == 201

@@ -73,7 +73,6 @@ BAD_PAYLOADS: dict[str, tuple[Any, str]] = {
     "string": ("pause", "JSON object"),
     "if-match-not-a-string": ({"is_paused": True, "if_match": 3}, "if_match"),
     "if-match-without-update": ({"if_match": '"1"'}, "if_match"),
-    "if-match-malformed": ({"is_paused": True, "if_match": "1"}, "entity tag"),
     "caller-not-a-string": ({"is_paused": True, "caller": 7}, "caller"),
 }
 
@@ -89,6 +88,17 @@ def test_bad_payloads_raise_invalid_scheduler_update_and_write_nothing(
 
     assert words in str(raised.value)
     assert dynamodb_calls.operations == []
+    assert stored_item(dynamodb) == scheduler_entry
+
+
+def test_an_if_match_that_names_no_version_raises_precondition_failed(
+    invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
+) -> None:
+    import store
+
+    with pytest.raises(store.PreconditionFailed):
+        invoke({"is_paused": True, "if_match": "1"})
+
     assert stored_item(dynamodb) == scheduler_entry
 
 

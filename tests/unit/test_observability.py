@@ -43,3 +43,15 @@ def test_log_lines_carry_the_api_request_id_and_lambda_request_id(invoke: Any, l
     assert lines
     assert all(line["correlation_id"] == event["requestContext"]["requestId"] for line in lines)
     assert all(line["function_request_id"] == lambda_context.aws_request_id for line in lines)
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_flip_is_logged_with_who_and_which_version_and_a_repeat_is_not(invoke: Any, logs: Any) -> None:
+    invoke(api_event("PATCH", body='{"is_paused": true}'))
+    invoke(api_event("PATCH", body='{"is_paused": true}'))
+
+    changes = [line for line in logs() if line["level"] == "INFO"]
+    assert len(changes) == 1
+    assert changes[0]["is_paused"] is True
+    assert changes[0]["version"] == 2
+    assert changes[0]["updated_by"].startswith("arn:aws:sts::")
