@@ -67,12 +67,12 @@ class LocalStack:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def stop(self) -> int | None:
-        """SIGTERM, as Ctrl-C or a service manager would; returns the exit code."""
+    def stop(self, how: signal.Signals = signal.SIGTERM) -> int | None:
+        """SIGTERM (a service manager) or SIGINT (Ctrl-C); returns the exit code."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(how)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -32,9 +33,12 @@ def test_a_pause_survives_a_restart_and_stopping_leaves_no_process(tmp_path: Pat
     try:
         answer = requests.get(second.url, timeout=10)
     finally:
-        second.stop()
+        exit_code = second.stop(signal.SIGINT)  # Ctrl-C
     assert answer.json() == {"is_paused": True}
     assert answer.headers["ETag"] == '"2"'
+    assert exit_code == 0
+    assert second.dynamodb_pid is not None
+    assert not is_alive(second.dynamodb_pid)
 
 
 def test_a_busy_port_is_a_clear_error_naming_port(tmp_path: Path) -> None:

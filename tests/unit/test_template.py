@@ -104,3 +104,25 @@ def test_state_machines_log_their_executions(resources: dict[str, Any], machine:
 
 def test_the_function_is_traced(resources: dict[str, Any]) -> None:
     assert load_template()["Globals"]["Function"]["Tracing"] == "Active"
+
+
+def _all_statements(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for resource in resources.values()
+        for policy in resource.get("Properties", {}).get("Policies", [])
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+
+
+def test_no_iam_wildcards_beyond_log_delivery(resources: dict[str, Any]) -> None:
+    statements = _all_statements(resources)
+
+    assert statements
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in action for action in actions), statement
+        if statement["Resource"] == "*":
+            # CloudWatch Logs delivery for Step Functions logging has no resource-level permissions.
+            assert all(action.startswith("logs:") for action in actions), statement

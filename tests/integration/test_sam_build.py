@@ -1,0 +1,42 @@
+"""`sam build` makes a deployable package here: the handler's modules and its pinned runtime dependency."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local_stack.template import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_sam_build_packages_the_function(tmp_path: Path) -> None:
+    venv_bin = Path(sys.executable).parent
+    result = subprocess.run(  # noqa: S603 - aws-sam-cli from the project's virtualenv
+        [
+            str(venv_bin / "sam"),
+            "build",
+            "--build-dir",
+            str(tmp_path / "build"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{venv_bin}:{os.environ['PATH']}"},
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    package = tmp_path / "build" / "SchedulerFunction"
+    for module in ("app.py", "http_edge.py", "direct_edge.py", "rules.py", "store.py", "observability.py"):
+        assert (package / module).is_file(), module
+    assert (package / "aws_lambda_powertools").is_dir()
+    assert not (package / "boto3").exists()  # the runtime provides it; the package stays small
+    assert (tmp_path / "build" / "template.yaml").is_file()
