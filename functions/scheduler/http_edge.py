@@ -38,7 +38,7 @@ def is_proxy_event(event: Any) -> bool:
 def handle(event: dict[str, Any]) -> Response:
     path = event.get("path") or "/"
     method = str(event.get("httpMethod", "")).upper()
-    if path not in SCHEDULER_PATHS and event.get("resource") != "/scheduler":
+    if not _is_scheduler_path(path, event.get("resource")):
         return text_response(404, f"No resource at {json.dumps(path)}. The scheduler is at /scheduler/.")
     route = _ROUTES.get(method)
     if route is None:
@@ -60,6 +60,12 @@ def handle(event: dict[str, Any]) -> Response:
             return text_response(503, THROTTLED_TEXT, {"Retry-After": "1"})
         logger.exception("Unexpected error", extra={"error_code": code})
         return text_response(500, INTERNAL_ERROR_TEXT)
+
+
+def _is_scheduler_path(path: str, resource: Any) -> bool:
+    """/scheduler or /scheduler/; behind a custom domain's base path mapping (/base/scheduler/) the gateway's
+    matched resource confirms it."""
+    return path in SCHEDULER_PATHS or (resource == "/scheduler" and path.endswith(SCHEDULER_PATHS))
 
 
 def get_scheduler(event: dict[str, Any], headers: dict[str, str]) -> Response:

@@ -26,3 +26,19 @@ def test_other_methods_are_405_with_allow_and_write_nothing(
     assert response["statusCode"] == 405
     assert {part.strip() for part in response["headers"]["Allow"].split(",")} == {"GET", "PATCH"}
     assert stored_item(dynamodb) == scheduler_entry
+
+
+def test_a_path_the_gateway_did_not_match_to_scheduler_is_404_whatever_the_resource(
+    invoke: Any, scheduler_entry: dict[str, Any]
+) -> None:
+    event = api_event("GET")
+    event["path"] = "/other"  # an event edited by hand: the path decides
+
+    assert invoke(event)["statusCode"] == 404
+
+
+def test_a_custom_domain_base_path_reaches_the_scheduler(invoke: Any, scheduler_entry: dict[str, Any]) -> None:
+    event = api_event("GET")
+    event["path"] = "/control/scheduler/"  # base path mapping "control"; the gateway matched /scheduler
+
+    assert invoke(event)["statusCode"] == 200
