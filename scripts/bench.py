@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local_stack.dynamodb_local import DynamoDBLocal, client_environment  # noqa: E402
+from local_stack.gateway import LocalContext  # noqa: E402
 from local_stack.template import create_table  # noqa: E402
 
 TABLE = "scheduler-bench"
@@ -112,10 +113,9 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
 
     def flip_through_handler() -> Any:
         flips["next"] += 1
-        return app.lambda_handler(flip_events[flips["next"] % 2], Context())
+        return app.lambda_handler(flip_events[flips["next"] % 2], context)
 
-    class Context:
-        aws_request_id = "bench"
+    context = LocalContext(function_name="bench")
 
     def bare_patch() -> None:
         # The same write the store makes, so the ratio is what the handler adds around it.
@@ -140,10 +140,10 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
 
     pairs: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
         "GET": (
-            lambda: app.lambda_handler(get_event, Context()),
+            lambda: app.lambda_handler(get_event, context),
             lambda: bare.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True),
         ),
-        "PATCH (repeats the value)": (lambda: app.lambda_handler(patch_event, Context()), bare_patch),
+        "PATCH (repeats the value)": (lambda: app.lambda_handler(patch_event, context), bare_patch),
         "PATCH (flips the switch: log line + metric)": (flip_through_handler, bare_patch),
     }
     results = {}
@@ -166,13 +166,10 @@ def round_trips() -> dict[str, int]:
     calls: list[str] = []
     store.dynamodb_client().meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     counts = {}
-
-    class Context:
-        aws_request_id = "bench"
-
+    context = LocalContext(function_name="bench")
     for name, event_file in (("GET", "get.json"), ("PATCH", "pause.json"), ("rejected PATCH", "patch-rejected.json")):
         calls.clear()
-        app.lambda_handler(json.loads((ROOT / "events" / event_file).read_text()), Context())
+        app.lambda_handler(json.loads((ROOT / "events" / event_file).read_text()), context)
         counts[name] = len(calls)
     return counts
 
