@@ -136,9 +136,6 @@ class CallCounter:
 
     operations: list[str]
 
-    def __len__(self) -> int:
-        return len(self.operations)
-
 
 @pytest.fixture
 def dynamodb_calls(dynamodb: Any) -> Iterator[CallCounter]:
