@@ -48,8 +48,6 @@ def _handle(event: Any) -> dict[str, Any]:
         return _answer(store.read_state())
     update = rules.parse_update(fields)  # the very rules the HTTP edge applies
     expected = rules.parse_if_match(if_match) if if_match is not None else None
-    if expected == ():
-        raise store.PreconditionFailed(store.read_state())
     state = store.write_pause(update.is_paused, actor=caller, expected_versions=expected)
     record_pause_change(state)
     return _answer(state)

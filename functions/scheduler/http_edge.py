@@ -81,11 +81,11 @@ def patch_scheduler(event: dict[str, Any], headers: dict[str, str]) -> Response:
     update = rules.parse_update(rules.parse_json_body(_body_bytes(event)))
     if_match = headers.get("if-match")
     expected = rules.parse_if_match(if_match) if if_match is not None else None
-    if expected == ():
-        return text_response(412, "If-Match names no version of the scheduler. GET it again for its ETag.")
     try:
         state = store.write_pause(update.is_paused, actor=caller_of(event), expected_versions=expected)
     except store.PreconditionFailed as failure:
+        if failure.current is None:
+            return text_response(412, "If-Match names no version of the scheduler. GET it again for its ETag.")
         return text_response(
             412,
             "The scheduler has changed since the ETag in If-Match. GET it again and retry.",

@@ -41,10 +41,13 @@ class SchedulerEntryMissing(Exception):
 
 
 class PreconditionFailed(Exception):
-    """The item's version is not one the caller expected; nothing was written."""
+    """The item's version is not one the caller expected; nothing was written. ``current`` is the item as
+    DynamoDB returned it, or None when no version could match and DynamoDB was not asked."""
 
-    def __init__(self, current: SchedulerState) -> None:
-        super().__init__(f"the scheduler is at version {current.version}")
+    def __init__(self, current: SchedulerState | None) -> None:
+        super().__init__(
+            f"the scheduler is at version {current.version}" if current else "no version of the scheduler was named"
+        )
         self.current = current
 
 
@@ -96,8 +99,11 @@ def write_pause(is_paused: bool, *, actor: str, expected_versions: tuple[int, ..
     """Set the switch in one conditional write and return the new state.
 
     The write happens only if the item exists and, when ``expected_versions`` is given, only if its
-    version is one of them. A failed condition tells which it was from the same call.
+    version is one of them (an empty tuple matches nothing). A failed condition tells which it was from the
+    same call.
     """
+    if expected_versions == ():
+        raise PreconditionFailed(None)  # nothing could match: no round trip for a write that cannot happen
     condition = "attribute_exists(pk)"
     values: dict[str, Any] = {
         ":paused": {"BOOL": is_paused},
