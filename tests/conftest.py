@@ -24,7 +24,8 @@ class LambdaContext:
 
     function_name: str = "scheduler-test"
     memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:scheduler-test"
+    # API Gateway invokes the function's API alias (template.yaml: AutoPublishAlias).
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:scheduler-test:api"
     aws_request_id: str = "5f2c9c2e-0000-4000-8000-000000000001"
     log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
 
@@ -43,10 +44,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "TABLE_NAME": TABLE_NAME,
+        "API_ALIAS": "api",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
 
 
 @pytest.fixture
@@ -163,12 +166,19 @@ def logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     handler.setStream(original)
 
 
+def next_request_id(counter: list[int] = [0]) -> str:  # noqa: B006  # one counter for the session
+    """A fresh Lambda request id, as every invocation has its own."""
+    counter[0] += 1
+    return f"5f2c9c2e-0000-4000-8000-{counter[0]:012d}"
+
+
 @pytest.fixture
 def invoke(lambda_context: LambdaContext) -> Callable[[Any], dict[str, Any]]:
-    """Calls the real entry point, lambda_handler, as Lambda would."""
+    """Calls the real entry point, lambda_handler, as Lambda would: each call a new invocation (request id)."""
     import app
 
     def call(event: Any) -> dict[str, Any]:
+        lambda_context.aws_request_id = next_request_id()
         return app.lambda_handler(event, lambda_context)
 
     return call

@@ -3,14 +3,21 @@
 One function serves both edges: API Gateway REST proxy events go to ``http_edge``; anything else is a
 direct invocation (Step Functions) and goes to ``direct_edge``. Both apply the same ``rules`` and
 write through the same ``store``.
+
+An event shaped like API Gateway's is believed only when it can have come from API Gateway: the function was
+invoked through its API alias (``API_ALIAS``), which only API Gateway may invoke, or it runs under SAM's local
+tools (``AWS_SAM_LOCAL``). Anyone else could write any identity into ``requestContext``.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from typing import Any
 
 import direct_edge
 import http_edge
+import rules
 from observability import logger
 
 _invocations = {"count": 0}
@@ -18,9 +25,28 @@ _invocations = {"count": 0}
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     _tag_logs(event, context)
+    request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     if http_edge.is_proxy_event(event):
-        return http_edge.handle(event)
-    return direct_edge.handle(event)
+        if not from_api_gateway(context):
+            logger.warning("An API Gateway event not invoked through the API alias: refused")
+            raise rules.InvalidSchedulerUpdate(
+                "An API Gateway event is accepted only through the function's API alias. "
+                'Direct callers send {"is_paused": true} or {"is_paused": false}.'
+            )
+        return http_edge.handle(event, request_id)
+    return direct_edge.handle(event, request_id)
+
+
+def from_api_gateway(context: Any) -> bool:
+    """True when this invocation came through the alias that only API Gateway may invoke (or SAM's local
+    tools, which set AWS_SAM_LOCAL=true)."""
+    if os.environ.get("AWS_SAM_LOCAL") == "true":
+        return True
+    alias = os.environ.get("API_ALIAS")
+    arn = getattr(context, "invoked_function_arn", None)
+    # arn:aws:lambda:region:account:function:name:qualifier; an unqualified ARN has no eighth part.
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return bool(alias) and len(parts) == 8 and parts[7] == alias
 
 
 def _tag_logs(event: Any, context: Any) -> None:

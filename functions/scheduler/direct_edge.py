@@ -1,56 +1,130 @@
 """The direct-invoke edge: Step Functions (or any AWS caller) invoking the function without API Gateway.
 
 ``{}`` reads the switch; ``{"is_paused": bool}`` sets it; ``"if_match"`` carries an ETag from an earlier
-answer and ``"caller"`` names who is asking (the state machine execution) for the audit. The answer is
-``{"is_paused": bool, "etag": "..."}``. Failures are raised as exceptions whose class names a state machine
-catches: ``SchedulerEntryMissing``, ``InvalidSchedulerUpdate``, ``PreconditionFailed``.
+answer, ``"caller"`` names who is asking (the state machine execution) for the audit, and
+``"idempotency_key"`` makes a retried call (a Step Functions task retry) its own success. The answer is
+``{"is_paused": bool, "etag": "..."}``.
+
+Maintenance windows: ``{"action": "open_window", "wait_seconds": N, "caller": <execution>}`` pauses under
+the window's lease; ``{"action": "close_window", "caller": <execution>}`` ends it (store.open_window /
+close_window). Their answers add ``"outcome"``.
+
+Failures are raised as exceptions whose class names a state machine catches: ``SchedulerEntryMissing``,
+``InvalidSchedulerUpdate``, ``PreconditionFailed``, ``InvalidMaintenanceWindow``; anything else is a
+``SchedulerInternalError`` with a fixed message.
+
+A direct write is recorded as ``stepfunctions:<execution ARN>`` or ``direct:<caller>``: the caller is what the
+payload says, so it can never read as an IAM identity (those only come from API Gateway's request context).
 """
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import rules
 import store
 from observability import logger, record_pause_change
 
-CONTROL_FIELDS = ("if_match", "caller")
-DEFAULT_CALLER = "direct-invoke"
+CONTROL_FIELDS = ("if_match", "caller", "idempotency_key")
+WINDOW_ACTIONS = ("open_window", "close_window")
+DEFAULT_CALLER = "unnamed"
+MAX_CALLER_LENGTH = 512
+DEFAULT_MAX_WINDOW_SECONDS = 86_400
+_EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^\s]+")
+_PASSED_THROUGH = (
+    rules.InvalidSchedulerUpdate,
+    rules.InvalidMaintenanceWindow,
+    rules.IdempotencyKeyReused,
+    store.SchedulerEntryMissing,
+    store.PreconditionFailed,
+)
 
 
 class SchedulerInternalError(Exception):
     """A fault the caller cannot act on; the details are in the function's log only."""
 
 
-def handle(event: Any) -> dict[str, Any]:
+def handle(event: Any, request_id: str) -> dict[str, Any]:
     try:
-        return _handle(event)
-    except (rules.InvalidSchedulerUpdate, store.SchedulerEntryMissing, store.PreconditionFailed):
+        return _handle(event, request_id)
+    except _PASSED_THROUGH:
         raise
     except Exception:
         logger.exception("Unexpected error")
         raise SchedulerInternalError("Internal error: the function log has the details.") from None
 
 
-def _handle(event: Any) -> dict[str, Any]:
+def actor_for(caller: str) -> str:
+    """How a direct caller is recorded: never in the form of an IAM identity."""
+    prefix = "stepfunctions" if _EXECUTION_ARN.fullmatch(caller) else "direct"
+    return f"{prefix}:{caller}"
+
+
+def _handle(event: Any, request_id: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise rules.InvalidSchedulerUpdate('The input must be a JSON object such as {"is_paused": true}.')
+    caller = event.get("caller", DEFAULT_CALLER)
+    if not isinstance(caller, str) or not caller or len(caller) > MAX_CALLER_LENGTH:
+        raise rules.InvalidSchedulerUpdate(f'Field "caller" must be a string of 1 to {MAX_CALLER_LENGTH} characters.')
+    write = store.WriteRequest(actor=actor_for(caller), token=_token(event, caller, request_id), request_id=request_id)
+    action = event.get("action")
+    if action is not None:
+        return _window(action, event, caller, write)
     fields = {name: value for name, value in event.items() if name not in CONTROL_FIELDS}
     if_match = event.get("if_match")
-    caller = event.get("caller", DEFAULT_CALLER)
     if if_match is not None and not isinstance(if_match, str):
         raise rules.InvalidSchedulerUpdate('Field "if_match" must be an ETag string such as "\\"3\\"".')
-    if not isinstance(caller, str) or not caller:
-        raise rules.InvalidSchedulerUpdate('Field "caller" must be a non-empty string.')
     if not fields:
         if if_match is not None:
             raise rules.InvalidSchedulerUpdate('Field "if_match" only applies to an update: add "is_paused".')
         return _answer(store.read_state())
     update = rules.parse_update(fields)  # the very rules the HTTP edge applies
-    expected = rules.parse_if_match(if_match) if if_match is not None else None
-    state = store.write_pause(update.is_paused, actor=caller, expected_versions=expected)
+    preconditions = rules.parse_preconditions(if_match=if_match)
+    state = store.write_pause(update.is_paused, write, preconditions)
     record_pause_change(state)
     return _answer(state)
+
+
+def _token(event: dict[str, Any], caller: str, request_id: str) -> str:
+    key = event.get("idempotency_key")
+    if key is None:
+        return f"request:{request_id}"
+    if not isinstance(key, str) or not 0 < len(key) <= rules.MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise rules.InvalidSchedulerUpdate(
+            f'Field "idempotency_key" must be a string of 1 to {rules.MAX_IDEMPOTENCY_KEY_LENGTH} characters.'
+        )
+    return f"direct:{caller}:{key}"
+
+
+def _window(action: Any, event: dict[str, Any], caller: str, write: store.WriteRequest) -> dict[str, Any]:
+    allowed = {"action", "caller", "idempotency_key", *(("wait_seconds",) if action == "open_window" else ())}
+    unexpected = sorted(name for name in event if name not in allowed)
+    if action not in WINDOW_ACTIONS or unexpected:
+        raise rules.InvalidMaintenanceWindow(
+            f'"action" must be one of {", ".join(WINDOW_ACTIONS)}'
+            + (f"; unexpected fields: {', '.join(unexpected)}." if unexpected else ".")
+        )
+    if caller == DEFAULT_CALLER:
+        raise rules.InvalidMaintenanceWindow('A maintenance window needs "caller": the execution that holds it.')
+    if action == "open_window":
+        wait_seconds = rules.parse_wait_seconds(event.get("wait_seconds"), max_window_seconds())
+        result = store.open_window(caller, wait_seconds=wait_seconds, write=write)
+    else:
+        result = store.close_window(caller, write=write)
+    if result.state.write_token == write.token:
+        record_pause_change(result.state)
+    logger.info("Maintenance window step", extra={"action": action, "window": caller, "outcome": result.outcome})
+    answer = {**_answer(result.state), "outcome": result.outcome}
+    if action == "open_window":
+        answer["holds_lease"] = result.lease_expires_at is not None
+        answer["lease_expires_at"] = result.lease_expires_at
+    return answer
+
+
+def max_window_seconds() -> int:
+    return int(os.environ.get("MAX_WINDOW_SECONDS", DEFAULT_MAX_WINDOW_SECONDS))
 
 
 def _answer(state: store.SchedulerState) -> dict[str, Any]:

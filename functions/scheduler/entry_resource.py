@@ -1,8 +1,12 @@
 """CloudFormation custom resource that creates the one scheduler entry when the stack is deployed.
 
-Create (and Update) make the entry, not paused, only if it does not exist: a deploy never overwrites the
-switch. Delete keeps the data (the table itself is retained too). Every request gets an answer,
-SUCCESS or FAILED with a reason, so a stack never waits an hour for a silent function.
+Create (and Update) make the entry only if it does not exist: a deploy never overwrites the switch. A first
+create makes it not paused. When the table changes under the stack (a replacement: Update with another
+``TableName``; or a re-created stack given ``CarryOverFromTable``), the switch is carried over from the old
+table, its value kept and its version continued; when the old table cannot be read, the entry is created
+PAUSED (fail closed: a paused fleet must never resume because its table was replaced) and the reason says so.
+Delete keeps the data (the table itself is retained too). Every request gets an answer, SUCCESS or FAILED
+with a reason, so a stack never waits an hour for a silent function.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ def handler(event: dict[str, Any], context: Any) -> None:
     logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
     request_type = event.get("RequestType")
     physical_id = event.get("PhysicalResourceId") or f"{event.get('StackId', 'stack')}/scheduler-entry"
+    reason = ""
     try:
         if request_type in ("Create", "Update"):
-            created = store.create_if_missing(actor=ACTOR)
-            logger.info("Scheduler entry ensured", extra={"request_type": request_type, "entry_created": created})
+            reason = ensure_entry(event)
         elif request_type == "Delete":
             logger.info("Stack delete: the scheduler entry is kept")
         else:
@@ -37,7 +41,51 @@ def handler(event: dict[str, Any], context: Any) -> None:
             reason += f" (log stream {log_stream})"
         send_response(event, "FAILED", physical_id, reason)
         return
-    send_response(event, "SUCCESS", physical_id)
+    send_response(event, "SUCCESS", physical_id, reason)
+
+
+def ensure_entry(event: dict[str, Any]) -> str:
+    """Make sure the table the stack now names holds the entry; return what was done, for the reason."""
+    properties = event.get("ResourceProperties") or {}
+    table = str(properties.get("TableName") or store.table_name())
+    if event.get("RequestType") == "Update":
+        old_table = (event.get("OldResourceProperties") or {}).get("TableName")
+    else:
+        old_table = properties.get("CarryOverFromTable")
+    if not old_table or old_table == table:
+        created = store.create_if_missing(actor=ACTOR, table=table)
+        logger.info("Scheduler entry ensured", extra={"table": table, "entry_created": created})
+        return "Scheduler entry created, not paused." if created else "Scheduler entry kept as it was."
+    return carry_over(str(old_table), table)
+
+
+def carry_over(old_table: str, table: str) -> str:
+    """Copy the switch from the table this stack used before; fail closed when it cannot be read."""
+    try:
+        old = store.read_state_of(old_table)
+    except Exception as error:
+        logger.warning(
+            "The old table's entry could not be read: creating the entry PAUSED",
+            extra={"old_table": old_table, "table": table, "error": type(error).__name__},
+        )
+        created = store.create_if_missing(actor=f"{ACTOR}:fail-closed", is_paused=True, table=table)
+        if not created:
+            return "Scheduler entry kept as it was."
+        return (
+            f"Scheduler entry created PAUSED: the entry of the previous table {old_table} could not be read "
+            f"({type(error).__name__}). Check the fleet, then resume it by hand."
+        )
+    created = store.create_if_missing(
+        actor=f"{ACTOR}:carried-over-from:{old_table}", is_paused=old.is_paused, version=old.version + 1, table=table
+    )
+    logger.info(
+        "Scheduler entry carried over",
+        extra={"old_table": old_table, "table": table, "is_paused": old.is_paused, "entry_created": created},
+    )
+    if not created:
+        return "Scheduler entry kept as it was."
+    state = "paused" if old.is_paused else "not paused"
+    return f"Scheduler entry carried over from {old_table}: {state}, version {old.version + 1}."
 
 
 def send_response(event: dict[str, Any], status: str, physical_id: str, reason: str = "") -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
@@ -17,14 +17,26 @@ import store
 from observability import logger, record_pause_change
 
 SCHEDULER_PATHS = ("/scheduler", "/scheduler/")
-ALLOWED_METHODS = "GET, PATCH"
+ALLOWED_METHODS = "GET, HEAD, PATCH"
+ACCEPT_PATCH = ", ".join(rules.PATCH_MEDIA_TYPES)
 
 # Fixed 5xx texts: they never carry an exception, a library name or a trace. The details go to the log.
 MISSING_ENTRY_TEXT = "The scheduler entry is missing from the database. An operator must restore it."
 INTERNAL_ERROR_TEXT = "Internal server error. The request id in the log tells an operator what happened."
 THROTTLED_TEXT = "The scheduler database is busy. Retry the request shortly."
 
-_READ_HEADERS = frozenset({"if-match", "if-none-match", "host", "x-forwarded-proto"})
+_READ_HEADERS = frozenset(
+    {
+        "if-match",
+        "if-none-match",
+        "if-unmodified-since",
+        "if-modified-since",
+        "idempotency-key",
+        "content-type",
+        "host",
+        "x-forwarded-proto",
+    }
+)
 _THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 Response = dict[str, Any]
@@ -35,7 +47,8 @@ def is_proxy_event(event: Any) -> bool:
     return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event
 
 
-def handle(event: dict[str, Any]) -> Response:
+def handle(event: dict[str, Any], request_id: str) -> Response:
+    """Answer one REST proxy event; ``request_id`` is Lambda's, the token of a write that brings no key."""
     path = event.get("path") or "/"
     method = str(event.get("httpMethod", "")).upper()
     if not _is_scheduler_path(path, event.get("resource")):
@@ -43,13 +56,19 @@ def handle(event: dict[str, Any]) -> Response:
     route = _ROUTES.get(method)
     if route is None:
         return text_response(
-            405, f"Method {json.dumps(method)} is not allowed here. Use GET or PATCH.", {"Allow": ALLOWED_METHODS}
+            405,
+            f"Method {json.dumps(method)} is not allowed here. Use GET, HEAD or PATCH.",
+            {"Allow": ALLOWED_METHODS},
         )
     headers = _lowercase_headers(event)
     try:
-        return route(event, headers)
+        return route(event, headers, request_id)
     except rules.InvalidSchedulerUpdate as error:
         return text_response(400, str(error))
+    except rules.UnsupportedMediaType as error:
+        return text_response(415, str(error), {"Accept-Patch": ACCEPT_PATCH})
+    except rules.IdempotencyKeyReused as error:
+        return text_response(422, str(error))
     except store.SchedulerEntryMissing:
         logger.error("The scheduler entry is missing")
         return text_response(500, MISSING_ENTRY_TEXT)
@@ -68,37 +87,69 @@ def _is_scheduler_path(path: str, resource: Any) -> bool:
     return path in SCHEDULER_PATHS or (resource == "/scheduler" and path.endswith(SCHEDULER_PATHS))
 
 
-def get_scheduler(event: dict[str, Any], headers: dict[str, str]) -> Response:
+def get_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
+    preconditions = _preconditions(headers)
+    if preconditions.unsatisfiable:
+        return _no_version_named()
     state = store.read_state()
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None and rules.if_none_match_hits(if_none_match, state.version):
+    outcome = rules.read_outcome(preconditions, state.version, rules.last_modified_of(state.updated_at))
+    if outcome == 304:
         return {"statusCode": 304, "headers": _version_headers(state), "body": ""}
+    if outcome == 412:
+        return _changed_since(state)
     return json_response(200, state)
 
 
-def patch_scheduler(event: dict[str, Any], headers: dict[str, str]) -> Response:
+def head_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
+    """GET without the body: the same status and headers."""
+    return {**get_scheduler(event, headers, request_id), "body": ""}
+
+
+def patch_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
     # Everything the request can get wrong is judged before the one write; rejected input costs no I/O.
+    rules.check_patch_media_type(headers.get("content-type"))
     update = rules.parse_update(rules.parse_json_body(_body_bytes(event)))
-    if_match = headers.get("if-match")
-    expected = rules.parse_if_match(if_match) if if_match is not None else None
+    preconditions = _preconditions(headers, reading=False)
+    caller = caller_of(event)
+    key = headers.get("idempotency-key")
+    token = f"http:{caller}:{rules.parse_idempotency_key(key)}" if key is not None else f"request:{request_id}"
+    write = store.WriteRequest(actor=caller, token=token, request_id=request_id)
     try:
-        state = store.write_pause(update.is_paused, actor=caller_of(event), expected_versions=expected)
+        state = store.write_pause(update.is_paused, write, preconditions)
     except store.PreconditionFailed as failure:
-        if failure.current is None:
-            return text_response(412, "If-Match names no version of the scheduler. GET it again for its ETag.")
-        return text_response(
-            412,
-            "The scheduler has changed since the ETag in If-Match. GET it again and retry.",
-            _version_headers(failure.current),
-        )
+        return _no_version_named() if failure.current is None else _changed_since(failure.current)
     record_pause_change(state)
     return json_response(201, state, {"Location": request_url(event, headers)})
 
 
-_ROUTES: dict[str, Callable[[dict[str, Any], dict[str, str]], Response]] = {
+_ROUTES: dict[str, Callable[[dict[str, Any], dict[str, str], str], Response]] = {
     "GET": get_scheduler,
+    "HEAD": head_scheduler,
     "PATCH": patch_scheduler,
 }
+
+
+def _preconditions(headers: dict[str, str], *, reading: bool = True) -> rules.Preconditions:
+    return rules.parse_preconditions(
+        if_match=headers.get("if-match"),
+        if_unmodified_since=headers.get("if-unmodified-since"),
+        if_none_match=headers.get("if-none-match"),
+        # RFC 9110: If-Modified-Since applies to GET and HEAD only.
+        if_modified_since=headers.get("if-modified-since") if reading else None,
+    )
+
+
+def _no_version_named() -> Response:
+    return text_response(412, "If-Match names no version of the scheduler. GET it again for its ETag.")
+
+
+def _changed_since(current: store.SchedulerState) -> Response:
+    return text_response(
+        412,
+        "The scheduler does not meet the request's preconditions (If-Match, If-Unmodified-Since or "
+        "If-None-Match). GET it again and retry.",
+        _version_headers(current),
+    )
 
 
 def caller_of(event: dict[str, Any]) -> str:
@@ -135,11 +186,11 @@ def text_response(status: int, text: str, extra_headers: dict[str, str] | None =
 def _version_headers(state: store.SchedulerState) -> dict[str, str]:
     # no-cache: nodes may keep a copy but must revalidate it (If-None-Match) before trusting it.
     headers = {"ETag": rules.etag_for(state.version), "Cache-Control": "no-cache"}
-    if state.updated_at:
-        try:
-            headers["Last-Modified"] = format_datetime(datetime.fromisoformat(state.updated_at), usegmt=True)
-        except ValueError:  # an entry written by hand; the ETag still identifies the version
-            logger.warning("updated_at is not an ISO 8601 time", extra={"updated_at": state.updated_at})
+    last_modified = rules.last_modified_of(state.updated_at)
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
+    elif state.updated_at:  # an entry written by hand; the ETag still identifies the version
+        logger.warning("updated_at is not an ISO 8601 time", extra={"updated_at": state.updated_at})
     return headers
 
 

@@ -21,7 +21,12 @@ logger = Logger(service=SERVICE)
 def record_pause_change(state: store.SchedulerState) -> None:
     """A write that flipped the switch: an INFO line (who, which version) and the PauseStateChanged metric
     (EMF). A write that repeated the value changes nothing but the version: a DEBUG line only, which costs
-    nothing at the default level (a formatted line is about 0.1 ms, a tenth of the write's own budget)."""
+    nothing at the default level (a formatted line is about 0.1 ms, a tenth of the write's own budget).
+    A replay of an earlier invocation's write (same idempotency token) was logged and counted there."""
+    if state.replayed:
+        # A retry of a write an earlier invocation made and logged: answered as its success, counted once.
+        logger.info("Scheduler write replayed", extra={"version": state.version, "updated_by": state.updated_by})
+        return
     if not state.changed_pause:
         logger.debug("Scheduler write repeated the current value", extra={"version": state.version})
         return

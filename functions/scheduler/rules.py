@@ -8,16 +8,35 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 ALLOWED_FIELDS = ("is_paused",)
 MAX_BODY_BYTES = 1024  # the largest valid body is ~20 bytes; anything near this is not a real client
 MAX_VERSION_DIGITS = 18  # far beyond any real count of writes, well inside DynamoDB's 38-digit numbers
-MAX_IF_MATCH_VERSIONS = 100
+MAX_IF_MATCH_VERSIONS = 100  # DynamoDB's IN takes at most 100 operands
+PATCH_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# A lease outlives its window by this much, so the window's own resume (and its retries) still finds it;
+# a stopped execution's lease stops holding the pause this long after its window would have ended.
+LEASE_GRACE_SECONDS = 900
 
 
 class InvalidSchedulerUpdate(Exception):
     """The update is not acceptable. The message says why in words a client can act on."""
+
+
+class UnsupportedMediaType(Exception):
+    """A PATCH body of a media type this service does not parse."""
+
+
+class IdempotencyKeyReused(Exception):
+    """An idempotency key already used for a different update (a client bug: one key per logical write)."""
+
+
+class InvalidMaintenanceWindow(Exception):
+    """A maintenance window's input is not acceptable; nothing was read or written."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,62 @@ def parse_update(fields: Any) -> SchedulerUpdate:
     return SchedulerUpdate(is_paused=is_paused)
 
 
+def check_patch_media_type(content_type: str | None) -> None:
+    """Accept JSON (plain or merge-patch: for a one-field object they mean the same) or no Content-Type at all;
+    a charset, if named, must be UTF-8 (RFC 8259). Anything else is a 415."""
+    if content_type is None or not content_type.strip():
+        return
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    if media_type not in PATCH_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type {json.dumps(media_type)} is not supported: send application/json "
+            '(or application/merge-patch+json) such as {"is_paused": true}.'
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(f"Charset {json.dumps(value.strip())} is not supported: JSON is UTF-8.")
+
+
+def parse_idempotency_key(header: str) -> str:
+    """The key of an ``Idempotency-Key`` header (IETF httpapi draft): a structured-field String such as
+    ``"8e03978e-40d5"``; a bare token (no quotes, spaces or commas) is accepted too, as many clients send one."""
+    value = header.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        key = _sf_string(value[1:-1])
+    elif value and all(0x21 <= ord(char) <= 0x7E and char not in '",;\\' for char in value):
+        key = value
+    else:
+        key = None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidSchedulerUpdate(
+            f"Idempotency-Key must be a quoted string of 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII "
+            'characters, such as "8e03978e-40d5-43e8-bc93-6894a57f9324".'
+        )
+    return key
+
+
+def _sf_string(inner: str) -> str | None:
+    """The content of an RFC 8941 String (without its quotes); None if it is not one."""
+    out: list[str] = []
+    escaped = False
+    for char in inner:
+        if not 0x20 <= ord(char) <= 0x7E:
+            return None
+        if escaped:
+            if char not in '"\\':
+                return None
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            return None
+        else:
+            out.append(char)
+    return None if escaped else "".join(out)
+
+
 def etag_for(version: int) -> str:
     """The strong entity tag of a version, quoted as HTTP wants it."""
     return f'"{version}"'
@@ -87,6 +162,101 @@ def if_none_match_hits(header: str, version: int) -> bool:
     if header == "*":
         return True
     return any(tag_version == version for _, tag_version in _entity_tags(header))
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    """A request's conditional headers, as RFC 9110 section 13.2.2 lets them count.
+
+    ``match``: the versions If-Match accepts (None when absent or ``*``: any existing entry). ``unmodified_since``
+    counts only without If-Match; ``modified_since`` only without If-None-Match, and only for GET and HEAD.
+    """
+
+    match: tuple[int, ...] | None = None
+    unmodified_since: datetime | None = None
+    none_match: tuple[int, ...] | None = None
+    none_match_any: bool = False
+    modified_since: datetime | None = None
+
+    @property
+    def unsatisfiable(self) -> bool:
+        """If-Match named no version anything could have: it fails without asking the store."""
+        return self.match == ()
+
+
+def parse_preconditions(
+    *,
+    if_match: str | None = None,
+    if_unmodified_since: str | None = None,
+    if_none_match: str | None = None,
+    if_modified_since: str | None = None,
+) -> Preconditions:
+    """Read the four conditional headers; a date that is not an HTTP date is ignored, as RFC 9110 says."""
+    none_match_any = if_none_match is not None and if_none_match.strip() == "*"
+    none_match = None
+    if if_none_match is not None and not none_match_any:
+        # Weak comparison: W/"3" names version 3 too. The newest versions are the likeliest to matter.
+        versions = {version for _, version in _entity_tags(if_none_match) if version is not None}
+        none_match = tuple(sorted(versions)[-MAX_IF_MATCH_VERSIONS:])
+    return Preconditions(
+        match=parse_if_match(if_match) if if_match is not None else None,
+        unmodified_since=_http_date(if_unmodified_since) if if_match is None else None,
+        none_match=none_match,
+        none_match_any=none_match_any,
+        modified_since=_http_date(if_modified_since) if if_none_match is None else None,
+    )
+
+
+def read_outcome(preconditions: Preconditions, version: int, last_modified: datetime | None) -> int:
+    """The status a GET or HEAD answers for the current version: 200, 304 (not modified) or 412."""
+    if preconditions.match is not None:
+        if version not in preconditions.match:
+            return 412
+    elif _modified_after(last_modified, preconditions.unmodified_since):
+        return 412
+    if preconditions.none_match_any or version in (preconditions.none_match or ()):
+        return 304
+    if (
+        preconditions.none_match is None
+        and preconditions.modified_since is not None
+        and last_modified is not None
+        and not _modified_after(last_modified, preconditions.modified_since)
+    ):
+        return 304
+    return 200
+
+
+def last_modified_of(updated_at: str | None) -> datetime | None:
+    """The HTTP Last-Modified of an ISO 8601 ``updated_at``, to the second (HTTP dates have no fractions);
+    None when there is none or it is not a time this service wrote."""
+    if not updated_at:
+        return None
+    try:
+        moment = datetime.fromisoformat(updated_at)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.replace(microsecond=0)
+
+
+def unmodified_limit(since: datetime) -> datetime:
+    """The first instant whose Last-Modified is later than ``since``: updated_at must be before it."""
+    return since.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def _modified_after(last_modified: datetime | None, since: datetime | None) -> bool:
+    return since is not None and last_modified is not None and last_modified > since
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _entity_tags(header: str) -> list[tuple[bool, int | None]]:
@@ -137,3 +307,48 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
+
+
+# Maintenance windows hold leases on the pause: {window id: expiry, epoch seconds} on the item.
+
+
+@dataclass(frozen=True)
+class LeasePlan:
+    """What a window's open or close does to the item: the leases to store, the switch to set (None: leave
+    the item alone) and the outcome to report."""
+
+    outcome: str
+    leases: dict[str, int]
+    is_paused: bool | None
+
+
+def parse_wait_seconds(value: Any, maximum: int) -> int:
+    """A window's length: a whole number of seconds from 0 to ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise InvalidMaintenanceWindow(
+            f'"wait_seconds" must be a whole number of seconds from 0 to {maximum}, not {json.dumps(value)}.'
+        )
+    return value
+
+
+def plan_open(window: str, *, is_paused: bool, leases: dict[str, int], now: int, expires_at: int) -> LeasePlan:
+    """Open a window. A running switch is paused under this window's lease. A pause that other windows hold
+    (their leases, expired or not: a stopped window's pause is still a window's pause) is joined. A pause
+    with no lease at all was made by hand: the window takes no lease, so it will not resume it."""
+    if is_paused and not leases:
+        return LeasePlan("already_paused", {}, None)
+    held = {holder: expiry for holder, expiry in leases.items() if expiry > now} if is_paused else {}
+    return LeasePlan("paused" if not is_paused else "joined", {**held, window: expires_at}, True)
+
+
+def plan_close(window: str, *, is_paused: bool, leases: dict[str, int], now: int) -> LeasePlan:
+    """Close a window. Without its lease (a manual write cleared every lease) the switch is someone else's:
+    left alone. With other unexpired leases the pause stays theirs. Otherwise the window resumes."""
+    if window not in leases:
+        return LeasePlan("changed_during_window", leases, None)
+    others = {holder: expiry for holder, expiry in leases.items() if holder != window and expiry > now}
+    if not is_paused:
+        return LeasePlan("changed_during_window", others, False)
+    if others:
+        return LeasePlan("held_by_other_window", others, True)
+    return LeasePlan("resumed", {}, False)

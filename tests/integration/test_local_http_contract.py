@@ -52,16 +52,18 @@ BAD_PATCHES: dict[str, tuple[bytes, str]] = {
 
 
 @pytest.mark.parametrize(("body", "words"), BAD_PATCHES.values(), ids=BAD_PATCHES.keys())
-@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+@pytest.mark.parametrize("content_type", ["application/json", "application/merge-patch+json; charset=utf-8", None])
 def test_bad_patches_are_400_text_plain_and_write_nothing(
     local_stack: LocalStack,
     http: requests.Session,
     fresh_entry: dict[str, Any],
     body: bytes,
     words: str,
-    content_type: str,
+    content_type: str | None,
 ) -> None:
-    response = http.patch(local_stack.url, data=body, headers={"Content-Type": content_type})
+    headers = {"Content-Type": content_type} if content_type else {}
+
+    response = http.patch(local_stack.url, data=body, headers=headers)
 
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "text/plain"
@@ -69,11 +71,49 @@ def test_bad_patches_are_400_text_plain_and_write_nothing(
     assert stored_item(local_stack) == fresh_entry
 
 
-def test_unknown_paths_are_404(local_stack: LocalStack, http: requests.Session) -> None:
-    response = http.get(f"http://127.0.0.1:{local_stack.port}/nothing/here")
+@pytest.mark.parametrize("path", ["/nothing/here", "/"])
+def test_unknown_paths_and_the_root_are_404(local_stack: LocalStack, http: requests.Session, path: str) -> None:
+    response = http.get(f"http://127.0.0.1:{local_stack.port}{path}")
 
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "text/plain"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"]
+)
+def test_a_patch_of_another_media_type_is_415_with_accept_patch(
+    local_stack: LocalStack, http: requests.Session, fresh_entry: dict[str, Any], content_type: str
+) -> None:
+    response = http.patch(local_stack.url, data=b'{"is_paused": true}', headers={"Content-Type": content_type})
+
+    assert response.status_code == 415
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.headers["Accept-Patch"] == "application/json, application/merge-patch+json"
+    assert stored_item(local_stack) == fresh_entry
+
+
+def test_head_answers_as_get_without_a_body(local_stack: LocalStack, http: requests.Session) -> None:
+    get = http.get(local_stack.url)
+
+    head = http.head(local_stack.url)
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["ETag"] == get.headers["ETag"]
+    assert head.headers["Content-Type"] == "application/json"
+
+
+def test_a_patch_resent_with_its_idempotency_key_is_written_once(
+    local_stack: LocalStack, http: requests.Session
+) -> None:
+    headers = {"Idempotency-Key": '"retry-me"'}
+
+    first = http.patch(local_stack.url, json={"is_paused": True}, headers=headers)
+    again = http.patch(local_stack.url, json={"is_paused": True}, headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert first.headers["ETag"] == again.headers["ETag"] == '"2"'
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
@@ -83,7 +123,7 @@ def test_other_methods_are_405_with_allow(
     response = http.request(method, local_stack.url, json={"is_paused": True})
 
     assert response.status_code == 405
-    assert {part.strip() for part in response.headers["Allow"].split(",")} == {"GET", "PATCH"}
+    assert {part.strip() for part in response.headers["Allow"].split(",")} == {"GET", "HEAD", "PATCH"}
     assert stored_item(local_stack) == fresh_entry
 
 

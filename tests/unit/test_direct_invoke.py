@@ -23,14 +23,39 @@ def test_is_paused_sets_the_switch(invoke: Any, dynamodb: Any, scheduler_entry: 
     assert item["is_paused"] == {"BOOL": value}
 
 
-def test_the_caller_is_recorded(invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]) -> None:
+def test_an_execution_caller_is_recorded_as_step_functions(
+    invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
+) -> None:
     execution = "arn:aws:states:eu-west-1:123456789012:execution:MaintenanceWindow:nightly-42"
 
     invoke({"is_paused": True, "caller": execution})
 
     item = stored_item(dynamodb)
     assert item is not None
-    assert item["updated_by"] == {"S": execution}
+    assert item["updated_by"] == {"S": f"stepfunctions:{execution}"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "recorded"),
+    [
+        ({"is_paused": True, "caller": "nightly-pipeline"}, "direct:nightly-pipeline"),
+        # A caller dressed as an IAM identity stays a direct caller's word.
+        (
+            {"is_paused": True, "caller": "arn:aws:iam::123456789012:user/admin"},
+            "direct:arn:aws:iam::123456789012:user/admin",
+        ),
+        ({"is_paused": True}, "direct:unnamed"),
+    ],
+    ids=["named", "iam-lookalike", "unnamed"],
+)
+def test_a_direct_write_never_reads_as_an_iam_identity(
+    invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], payload: dict[str, Any], recorded: str
+) -> None:
+    invoke(payload)
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["updated_by"] == {"S": recorded}
 
 
 def test_if_match_with_the_current_etag_sets(invoke: Any, scheduler_entry: dict[str, Any]) -> None:

@@ -53,8 +53,12 @@ def response_url() -> Iterator[ResponseUrl]:
 
 
 def cfn_event(kind: str, response_url: ResponseUrl) -> dict[str, Any]:
+    """The sample event, answering to the local server, for the test table (the same table before and after)."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / "cloudformation" / f"{kind}.json").read_text())
     event["ResponseURL"] = response_url.url
+    for properties in ("ResourceProperties", "OldResourceProperties"):
+        if properties in event:
+            event[properties]["TableName"] = TABLE_NAME
     return event
 
 
@@ -151,3 +155,108 @@ def test_the_answer_is_put_with_an_empty_content_type(
     run(cfn_event("create", response_url), lambda_context)
 
     assert response_url.headers[0].get("Content-Type", "") == ""
+
+
+# A table replacement (or a re-created stack) never un-pauses the fleet.
+
+OLD_TABLE = "scheduler-test-old"
+
+
+@pytest.fixture
+def old_table(dynamodb: Any) -> str:
+    from local_stack.template import create_table
+
+    create_table(dynamodb, OLD_TABLE)
+    return OLD_TABLE
+
+
+def replaced_table_event(response_url: ResponseUrl, old_table: str) -> dict[str, Any]:
+    """CloudFormation's Update after the table was replaced: the old and the new table names."""
+    event = cfn_event("update-table-replaced", response_url)
+    event["OldResourceProperties"]["TableName"] = old_table
+    return event
+
+
+def put_old_entry(dynamodb: Any, is_paused: bool, version: int) -> None:
+    dynamodb.put_item(
+        TableName=OLD_TABLE,
+        Item={"pk": {"S": "scheduler"}, "is_paused": {"BOOL": is_paused}, "version": {"N": str(version)}},
+    )
+
+
+@pytest.mark.parametrize("is_paused", [True, False])
+def test_a_replaced_table_carries_the_switch_over_and_continues_the_version(
+    dynamodb: Any, old_table: str, response_url: ResponseUrl, lambda_context: Any, is_paused: bool
+) -> None:
+    put_old_entry(dynamodb, is_paused, 41)
+
+    run(replaced_table_event(response_url, old_table), lambda_context)
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["is_paused"] == {"BOOL": is_paused}
+    assert item["version"] == {"N": "42"}
+    assert item["updated_by"] == {"S": f"cloudformation:carried-over-from:{OLD_TABLE}"}
+    answer = response_url.only_answer()
+    assert answer["Status"] == "SUCCESS"
+    assert f"carried over from {OLD_TABLE}" in answer["Reason"]
+
+
+@pytest.mark.parametrize("old_state", ["no-entry", "no-table", "corrupt"])
+def test_when_the_old_table_cannot_be_read_the_entry_is_created_paused_and_the_reason_says_so(
+    dynamodb: Any, old_table: str, response_url: ResponseUrl, lambda_context: Any, logs: Any, old_state: str
+) -> None:
+    if old_state == "no-table":
+        dynamodb.delete_table(TableName=OLD_TABLE)
+    if old_state == "corrupt":
+        dynamodb.put_item(TableName=OLD_TABLE, Item={"pk": {"S": "scheduler"}, "is_paused": {"S": "yes"}})
+
+    run(replaced_table_event(response_url, old_table), lambda_context)
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["is_paused"] == {"BOOL": True}
+    assert item["updated_by"] == {"S": "cloudformation:fail-closed"}
+    answer = response_url.only_answer()
+    assert answer["Status"] == "SUCCESS"
+    assert answer["Reason"].startswith("Scheduler entry created PAUSED")
+    assert OLD_TABLE in answer["Reason"]
+    assert any("creating the entry PAUSED" in line["message"] for line in logs())
+
+
+def test_a_replacement_never_overwrites_an_entry_the_new_table_already_has(
+    dynamodb: Any, old_table: str, scheduler_entry: dict[str, Any], response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    put_old_entry(dynamodb, True, 5)
+
+    run(replaced_table_event(response_url, old_table), lambda_context)
+
+    assert stored_item(dynamodb) == scheduler_entry
+    assert response_url.only_answer()["Reason"] == "Scheduler entry kept as it was."
+
+
+def test_a_re_created_stack_carries_over_from_the_table_it_is_given(
+    dynamodb: Any, old_table: str, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    put_old_entry(dynamodb, True, 8)
+    event = cfn_event("create", response_url)
+    event["ResourceProperties"]["CarryOverFromTable"] = old_table
+
+    run(event, lambda_context)
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["is_paused"] == {"BOOL": True}
+    assert item["version"] == {"N": "9"}
+
+
+def test_a_first_create_is_not_paused_and_says_so(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    run(cfn_event("create", response_url), lambda_context)
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["is_paused"] == {"BOOL": False}
+    assert item["updated_by"] == {"S": "cloudformation"}
+    assert response_url.only_answer()["Reason"] == "Scheduler entry created, not paused."

@@ -40,7 +40,7 @@ def _template_routes() -> set[tuple[str, str]]:
 
 def test_the_document_and_the_template_have_the_same_operations(document: dict[str, Any]) -> None:
     assert _document_routes(document) == _template_routes()
-    assert _template_routes() == {("/scheduler", "get"), ("/scheduler", "patch")}
+    assert _template_routes() == {("/scheduler", "get"), ("/scheduler", "head"), ("/scheduler", "patch")}
 
 
 def test_the_document_requires_iam_like_the_template(document: dict[str, Any]) -> None:
@@ -52,7 +52,11 @@ def test_the_document_requires_iam_like_the_template(document: dict[str, Any]) -
 
 @pytest.mark.parametrize(
     ("method", "statuses"),
-    [("get", {"200", "304", "500", "503"}), ("patch", {"201", "400", "412", "500", "503"})],
+    [
+        ("get", {"200", "304", "412", "500", "503"}),
+        ("head", {"200", "304", "412", "500", "503"}),
+        ("patch", {"201", "400", "412", "415", "422", "500", "503"}),
+    ],
 )
 def test_every_status_the_handler_gives_is_documented_with_its_content_type(
     document: dict[str, Any], method: str, statuses: set[str]
@@ -64,6 +68,8 @@ def test_every_status_the_handler_gives_is_documented_with_its_content_type(
         response = declared
         if "$ref" in declared:
             response = document["components"]["responses"][declared["$ref"].rsplit("/", 1)[1]]
+        if method == "head":
+            continue  # HEAD answers carry no body, whatever GET's would be
         expected = {"application/json"} if status in {"200", "201"} else {"text/plain"}
         assert set(response.get("content", {})) == (set() if status == "304" else expected)
 
@@ -76,3 +82,8 @@ def test_the_conditional_headers_are_documented(document: dict[str, Any]) -> Non
     parameters = document["components"]["parameters"]
     assert parameters["IfMatch"]["name"] == "If-Match"
     assert parameters["IfNoneMatch"]["name"] == "If-None-Match"
+    assert parameters["IfUnmodifiedSince"]["name"] == "If-Unmodified-Since"
+    assert parameters["IfModifiedSince"]["name"] == "If-Modified-Since"
+    assert parameters["IdempotencyKey"]["name"] == "Idempotency-Key"
+    assert set(patch["requestBody"]["content"]) == {"application/json", "application/merge-patch+json"}
+    assert "Accept-Patch" in patch["responses"]["415"]["headers"]

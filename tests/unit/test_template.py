@@ -29,20 +29,30 @@ def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
     return [statement for policy in function["Properties"]["Policies"] for statement in policy["Statement"]]
 
 
-@pytest.mark.parametrize(
-    ("function", "actions"),
-    [
-        ("SchedulerFunction", {"dynamodb:GetItem", "dynamodb:UpdateItem"}),
-        ("SchedulerEntryFunction", {"dynamodb:PutItem"}),
-    ],
-)
-def test_functions_may_do_only_what_they_use_on_only_the_table(
-    resources: dict[str, Any], function: str, actions: set[str]
-) -> None:
-    statements = _statements(resources[function])
+def test_the_function_may_only_read_and_update_the_table(resources: dict[str, Any]) -> None:
+    statements = _statements(resources["SchedulerFunction"])
 
-    assert {action for statement in statements for action in statement["Action"]} == actions
+    assert {action for statement in statements for action in statement["Action"]} == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
     assert all(statement["Resource"] == {"Fn::GetAtt": ["SchedulerTable", "Arn"]} for statement in statements)
+
+
+def test_the_entry_function_may_create_in_the_table_and_read_only_the_tables_it_replaced(
+    resources: dict[str, Any],
+) -> None:
+    statements = {statement["Sid"]: statement for statement in _statements(resources["SchedulerEntryFunction"])}
+
+    create = statements.pop("CreateTheSchedulerItemIfMissing")
+    assert create["Action"] == ["dynamodb:PutItem"]
+    assert create["Resource"] == {"Fn::GetAtt": ["SchedulerTable", "Arn"]}
+    read_old = statements.pop("ReadTheSwitchOfTheTableThisStackReplaced")
+    assert read_old["Action"] == ["dynamodb:GetItem"]
+    stack_tables, named_table = read_old["Resource"]
+    assert stack_tables["Fn::Sub"].endswith(":table/${AWS::StackName}-SchedulerTable-*")
+    assert named_table["Fn::If"][0] == "CarryOverOnCreate"
+    assert statements == {}
 
 
 def test_every_route_is_iam_authorised(resources: dict[str, Any]) -> None:
@@ -126,3 +136,56 @@ def test_no_iam_wildcards_beyond_log_delivery(resources: dict[str, Any]) -> None
         if statement["Resource"] == "*":
             # CloudWatch Logs delivery for Step Functions logging has no resource-level permissions.
             assert all(action.startswith("logs:") for action in actions), statement
+
+
+def _transitions(state: dict[str, Any]) -> set[str]:
+    targets = {state.get("Next"), state.get("Default")}
+    targets |= {choice.get("Next") for choice in state.get("Choices", [])}
+    targets |= {catch.get("Next") for catch in state.get("Catch", [])}
+    return {target for target in targets if target}
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_state_machines_have_no_loop(resources: dict[str, Any], machine: str) -> None:
+    """No state can be reached again from itself: every execution ends after a bounded number of steps."""
+    import json
+
+    from local_stack.template import PROJECT_ROOT
+
+    states = json.loads((PROJECT_ROOT / resources[machine]["Properties"]["DefinitionUri"]).read_text())["States"]
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(_transitions(states[start]))
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(_transitions(states[name]))
+        return seen
+
+    assert all(name not in reachable(name) for name in states)
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_every_task_retries_the_functions_transient_failures(resources: dict[str, Any], machine: str) -> None:
+    import json
+
+    from local_stack.template import PROJECT_ROOT
+
+    states = json.loads((PROJECT_ROOT / resources[machine]["Properties"]["DefinitionUri"]).read_text())["States"]
+    tasks = [state for state in states.values() if state["Type"] == "Task"]
+
+    assert tasks
+    for task in tasks:
+        retried = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
+        assert {"SchedulerInternalError", "Lambda.Unknown", "Sandbox.Timedout", "Lambda.ServiceException"} <= retried
+        assert all(retrier["MaxAttempts"] <= 6 for retrier in task["Retry"])
+
+
+def test_the_longest_maintenance_window_is_a_parameter_the_function_reads(resources: dict[str, Any]) -> None:
+    template = load_template()
+
+    assert template["Parameters"]["MaxMaintenanceWindowSeconds"]["Default"] == 86400
+    variables = resources["SchedulerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["MAX_WINDOW_SECONDS"] == {"Ref": "MaxMaintenanceWindowSeconds"}

@@ -1,0 +1,150 @@
+"""What CloudFormation receives: template.yaml run through the SAM translator (pinned samtranslator), as
+`sam deploy` would, with the code locations replaced by S3 URIs as `sam package` does."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack.template import PROJECT_ROOT, load_template
+
+
+class NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate(parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    template = copy.deepcopy(load_template())
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties["CodeUri"] = "s3://bucket/scheduler.zip"
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            properties["Definition"] = json.loads(Path(PROJECT_ROOT / properties.pop("DefinitionUri")).read_text())
+    translated: dict[str, Any] = transform(template, parameters or {}, NoManagedPolicies())
+    return translated
+
+
+@pytest.fixture(scope="module")
+def resources() -> Iterator[dict[str, Any]]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        yield translate()["Resources"]
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: resource for name, resource in resources.items() if resource["Type"] == kind}
+
+
+def operations(resources: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    body = resources["SchedulerApi"]["Properties"]["Body"]
+    for path, item in body["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def the_alias(resources: dict[str, Any]) -> str:
+    (name,) = of_type(resources, "AWS::Lambda::Alias")
+    return name
+
+
+def test_every_route_is_iam_authorised_and_invokes_the_api_alias_without_caller_credentials(
+    resources: dict[str, Any],
+) -> None:
+    alias = the_alias(resources)
+    routes = set()
+    for path, method, operation in operations(resources):
+        routes.add((path, method))
+        integration = operation["x-amazon-apigateway-integration"]
+        assert "credentials" not in integration, (path, method)
+        assert integration["type"] == "aws_proxy"
+        assert f"${{{alias}}}" in integration["uri"]["Fn::Sub"]
+        assert operation["security"] == [{"AWS_IAM": []}]
+    assert {
+        ("/scheduler", "get"),
+        ("/scheduler", "head"),
+        ("/scheduler", "patch"),
+        ("/", "x-amazon-apigateway-any-method"),
+    } <= routes
+
+
+def test_only_api_gateway_may_invoke_and_only_the_api_alias_from_this_api(resources: dict[str, Any]) -> None:
+    alias = the_alias(resources)
+    permissions = of_type(resources, "AWS::Lambda::Permission")
+
+    api_permissions = [
+        p["Properties"] for p in permissions.values() if p["Properties"]["Principal"] != "lambda.amazonaws.com"
+    ]
+    assert api_permissions
+    for permission in api_permissions:
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        assert permission["Action"] == "lambda:InvokeFunction"
+        assert permission["FunctionName"] == {"Ref": alias}
+        source, names = permission["SourceArn"]["Fn::Sub"]
+        assert source.startswith("arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/")
+        assert names["__ApiId__"] == {"Ref": "SchedulerApi"}
+
+
+def test_the_function_knows_its_api_alias(resources: dict[str, Any]) -> None:
+    alias = resources[the_alias(resources)]["Properties"]["Name"]
+    function = resources["SchedulerFunction"]["Properties"]
+
+    assert function["Environment"]["Variables"]["API_ALIAS"] == alias
+
+
+def test_state_machines_invoke_the_unqualified_function_never_the_api_alias(resources: dict[str, Any]) -> None:
+    roles = {name: role for name, role in of_type(resources, "AWS::IAM::Role").items() if "StateMachine" in name}
+
+    assert len(roles) == 2
+    for role in roles.values():
+        statements = [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+        invoking = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+        assert [s["Resource"] for s in invoking] == [{"Fn::GetAtt": ["SchedulerFunction", "Arn"]}]
+
+
+def test_no_wildcard_actions_and_star_resources_only_for_log_delivery(resources: dict[str, Any]) -> None:
+    for name, role in of_type(resources, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in action for action in actions), (name, statement)
+                if statement["Resource"] == "*":
+                    assert statement["Sid"] == "DeliverExecutionLogs", (name, statement)
+                    assert all(action.startswith("logs:") for action in actions)
+        managed = role["Properties"].get("ManagedPolicyArns", [])
+        assert all("AWSLambdaBasicExecutionRole" in str(arn) or "AWSXrayWriteOnlyAccess" in str(arn) for arn in managed)
+
+
+def test_the_resource_policy_denies_patch_to_principals_not_named(resources: dict[str, Any]) -> None:
+    policy = resources["SchedulerApi"]["Properties"]["Body"]["x-amazon-apigateway-policy"]
+
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == "execute-api:/*/PATCH/*"
+    assert statement["Condition"]["StringNotLike"]["aws:PrincipalArn"] == {"Fn::Split": [",", "*"]}
+
+
+def test_named_patch_principals_reach_the_policy_as_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    operators = "arn:aws:iam::123456789012:role/Operator,arn:aws:iam::123456789012:role/Pipeline"
+
+    body = translate({"PatchPrincipalArns": operators})["Resources"]["SchedulerApi"]["Properties"]["Body"]
+
+    condition = body["x-amazon-apigateway-policy"]["Statement"][0]["Condition"]["StringNotLike"]
+    assert condition["aws:PrincipalArn"] == {"Fn::Split": [",", operators]}
+
+
+def test_the_table_is_retained_with_point_in_time_recovery(resources: dict[str, Any]) -> None:
+    table = resources["SchedulerTable"]
+
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
