@@ -182,3 +182,43 @@ def invoke(lambda_context: LambdaContext) -> Callable[[Any], dict[str, Any]]:
         return app.lambda_handler(event, lambda_context)
 
     return call
+
+
+class LostAnswers:
+    """Lets the next ``pending`` calls of one DynamoDB operation reach moto, then raises a read timeout instead
+    of their answer, as a network that drops the response would: the write lands, and botocore sends it again."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.lost = 0
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> Any:
+        if self.pending == 0:
+            return None
+        from botocore.exceptions import ReadTimeoutError
+        from moto.core.models import botocore_stubber
+
+        botocore_stubber(request=request, event_name=event_name)  # the write lands
+        self.pending -= 1
+        self.lost += 1
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+
+@pytest.fixture
+def lose_answers(dynamodb: Any) -> Iterator[Callable[[str, int], LostAnswers]]:
+    """``lose_answers(operation, count)``: the next ``count`` answers of ``operation`` are lost."""
+    import store
+
+    client = store.dynamodb_client()
+    armed: list[tuple[str, LostAnswers]] = []
+
+    def arm(operation: str, count: int) -> LostAnswers:
+        faults = LostAnswers()
+        faults.pending = count
+        client.meta.events.register_first(f"before-send.dynamodb.{operation}", faults)
+        armed.append((operation, faults))
+        return faults
+
+    yield arm
+    for operation, faults in armed:
+        client.meta.events.unregister(f"before-send.dynamodb.{operation}", faults)

@@ -52,14 +52,16 @@ def ensure_entry(event: dict[str, Any]) -> str:
         old_table = (event.get("OldResourceProperties") or {}).get("TableName")
     else:
         old_table = properties.get("CarryOverFromTable")
+    # CloudFormation's request id: the same when it (or botocore) sends this request again.
+    token = f"cloudformation:{event.get('RequestId')}"
     if not old_table or old_table == table:
-        created = store.create_if_missing(actor=ACTOR, table=table)
+        created = store.create_if_missing(actor=ACTOR, token=token, table=table)
         logger.info("Scheduler entry ensured", extra={"table": table, "entry_created": created})
         return "Scheduler entry created, not paused." if created else "Scheduler entry kept as it was."
-    return carry_over(str(old_table), table)
+    return carry_over(str(old_table), table, token)
 
 
-def carry_over(old_table: str, table: str) -> str:
+def carry_over(old_table: str, table: str, token: str) -> str:
     """Copy the switch from the table this stack used before; fail closed when it cannot be read."""
     try:
         old = store.read_state_of(old_table)
@@ -68,7 +70,7 @@ def carry_over(old_table: str, table: str) -> str:
             "The old table's entry could not be read: creating the entry PAUSED",
             extra={"old_table": old_table, "table": table, "error": type(error).__name__},
         )
-        created = store.create_if_missing(actor=f"{ACTOR}:fail-closed", is_paused=True, table=table)
+        created = store.create_if_missing(actor=f"{ACTOR}:fail-closed", token=token, is_paused=True, table=table)
         if not created:
             return "Scheduler entry kept as it was."
         return (
@@ -76,7 +78,11 @@ def carry_over(old_table: str, table: str) -> str:
             f"({type(error).__name__}). Check the fleet, then resume it by hand."
         )
     created = store.create_if_missing(
-        actor=f"{ACTOR}:carried-over-from:{old_table}", is_paused=old.is_paused, version=old.version + 1, table=table
+        actor=f"{ACTOR}:carried-over-from:{old_table}",
+        token=token,
+        is_paused=old.is_paused,
+        version=old.version + 1,
+        table=table,
     )
     logger.info(
         "Scheduler entry carried over",

@@ -312,24 +312,31 @@ def _version_is(name: str, version: int) -> str:
     return f"(attribute_not_exists(#version) OR #version = {name})" if version == 0 else f"#version = {name}"
 
 
-def create_if_missing(*, actor: str, is_paused: bool = False, version: int = 1, table: str | None = None) -> bool:
+def create_if_missing(
+    *, actor: str, token: str | None = None, is_paused: bool = False, version: int = 1, table: str | None = None
+) -> bool:
     """Create the entry (not paused, version 1, unless told otherwise) unless it exists. Never overwrites.
-    True if it created it."""
+    True if it created it; with a ``token``, also when a retry finds the entry its own earlier attempt made."""
     client = dynamodb_client()
+    item: dict[str, Any] = {
+        **SCHEDULER_KEY,
+        "is_paused": {"BOOL": is_paused},
+        "version": {"N": str(version)},
+        "updated_at": {"S": _now()},
+        "updated_by": {"S": actor},
+    }
+    if token is not None:
+        item["write_token"] = {"S": token}
     try:
         client.put_item(
             TableName=table or table_name(),
-            Item={
-                **SCHEDULER_KEY,
-                "is_paused": {"BOOL": is_paused},
-                "version": {"N": str(version)},
-                "updated_at": {"S": _now()},
-                "updated_by": {"S": actor},
-            },
+            Item=item,
             ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
+    except client.exceptions.ConditionalCheckFailedException as error:
+        existing: Any = error.response.get("Item") or {}
+        return token is not None and existing.get("write_token", {}).get("S") == token
     return True
 
 

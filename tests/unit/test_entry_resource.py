@@ -260,3 +260,39 @@ def test_a_first_create_is_not_paused_and_says_so(
     assert item["is_paused"] == {"BOOL": False}
     assert item["updated_by"] == {"S": "cloudformation"}
     assert response_url.only_answer()["Reason"] == "Scheduler entry created, not paused."
+
+
+@pytest.mark.parametrize(
+    ("old_state", "reason"),
+    [("readable", "Scheduler entry carried over"), ("unreadable", "Scheduler entry created PAUSED")],
+)
+def test_a_creation_whose_answer_is_lost_is_still_reported_as_made(
+    dynamodb: Any,
+    old_table: str,
+    response_url: ResponseUrl,
+    lambda_context: Any,
+    lose_answers: Any,
+    old_state: str,
+    reason: str,
+) -> None:
+    if old_state == "readable":
+        put_old_entry(dynamodb, True, 3)
+    faults = lose_answers("PutItem", 1)
+
+    run(replaced_table_event(response_url, old_table), lambda_context)
+
+    assert faults.lost == 1
+    assert response_url.only_answer()["Reason"].startswith(reason)
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["is_paused"] == {"BOOL": True}
+
+
+def test_a_first_create_whose_answer_is_lost_says_created(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any, lose_answers: Any
+) -> None:
+    lose_answers("PutItem", 1)
+
+    run(cfn_event("create", response_url), lambda_context)
+
+    assert response_url.only_answer()["Reason"] == "Scheduler entry created, not paused."

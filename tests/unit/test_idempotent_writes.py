@@ -7,48 +7,11 @@ The fault injected is the one that matters: the first UpdateItem lands in the da
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import api_event, stored_item
-
-
-class LostAnswers:
-    """Lets the next ``count`` UpdateItem calls reach moto's DynamoDB, then raises a read timeout instead of
-    their answer, as a network that drops the response would."""
-
-    def __init__(self) -> None:
-        self.pending = 0
-        self.lost = 0
-
-    def __call__(self, request: Any, event_name: str, **_: Any) -> Any:
-        if self.pending == 0:
-            return None
-        from botocore.exceptions import ReadTimeoutError
-        from moto.core.models import botocore_stubber
-
-        botocore_stubber(request=request, event_name=event_name)  # the write lands
-        self.pending -= 1
-        self.lost += 1
-        raise ReadTimeoutError(endpoint_url=request.url)
-
-
-@pytest.fixture
-def lose_answers(dynamodb: Any) -> Iterator[Callable[[int], LostAnswers]]:
-    import store
-
-    faults = LostAnswers()
-    client = store.dynamodb_client()
-    client.meta.events.register_first("before-send.dynamodb.UpdateItem", faults)
-
-    def arm(count: int) -> LostAnswers:
-        faults.pending = count
-        return faults
-
-    yield arm
-    client.meta.events.unregister("before-send.dynamodb.UpdateItem", faults)
 
 
 def _metrics(output: str) -> list[dict[str, Any]]:
@@ -75,7 +38,7 @@ def test_a_patch_whose_first_answer_is_lost_is_one_write_answered_201(
     capsys: pytest.CaptureFixture[str],
     headers: dict[str, str],
 ) -> None:
-    faults = lose_answers(1)
+    faults = lose_answers("UpdateItem", 1)
 
     response = invoke(api_event("PATCH", body='{"is_paused": true}', headers=headers))
 
@@ -95,7 +58,7 @@ def test_a_patch_whose_first_answer_is_lost_is_one_write_answered_201(
 def test_a_direct_write_whose_first_answer_is_lost_is_one_write(
     invoke: Any, dynamodb: Any, lose_answers: Any, capsys: pytest.CaptureFixture[str], extra: dict[str, str]
 ) -> None:
-    faults = lose_answers(1)
+    faults = lose_answers("UpdateItem", 1)
 
     answer = invoke({"is_paused": True, **extra})
 
