@@ -7,7 +7,8 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
-.PHONY: help install run invoke sam test lint unit validate scan build bench clean
+MUTATE_VENV := .venv-mutate
+.PHONY: help install run invoke sam test lint unit validate scan build bench mutate clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
 
@@ -69,8 +70,17 @@ unit: install  ## the pytest suite
 bench: install  ## cold/warm path ratios against bare boto3 on DynamoDB Local; writes bench-results/latest.md
 	$(PY) scripts/bench.py
 
+$(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requirements.txt scripts/find-python
+	rm -rf $(MUTATE_VENV)
+	"$$(scripts/find-python)" -m venv $(MUTATE_VENV)
+	$(MUTATE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutate.txt
+	touch $@
+
+mutate: $(MUTATE_VENV)/.installed  ## mutation testing of functions/scheduler (mutmut), a score per file: make mutate [MUTANTS='store.*']
+	$(MUTATE_VENV)/bin/python scripts/mutate.py $(MUTANTS)
+
 build: install  ## sam build (the deployment package in .aws-sam/)
 	sam build
 
 clean:  ## remove what the targets made (keeps .local/, the local database)
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .mutate

@@ -156,14 +156,17 @@ def dynamodb_calls(dynamodb: Any) -> Iterator[CallCounter]:
 def logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The service's structured log lines (Powertools JSON), parsed, as the function wrote them."""
     import io
+    import sys
 
     from observability import logger
 
     handler: Any = logger.registered_handler
     stream = io.StringIO()
-    original = handler.setStream(stream)
+    # Not setStream: it flushes the old stream, which an earlier pytest session in this process may have
+    # closed (mutmut runs several in one process).
+    original, handler.stream = handler.stream, stream
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    handler.setStream(original)
+    handler.stream = sys.stdout if getattr(original, "closed", False) else original
 
 
 def next_request_id(counter: list[int] = [0]) -> str:  # noqa: B006  # one counter for the session

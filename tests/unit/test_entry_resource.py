@@ -296,3 +296,106 @@ def test_a_first_create_whose_answer_is_lost_says_created(
     run(cfn_event("create", response_url), lambda_context)
 
     assert response_url.only_answer()["Reason"] == "Scheduler entry created, not paused."
+
+
+# How the answer reaches CloudFormation
+
+
+class CapturedPut:
+    """Stands in for urllib's urlopen: records the request, answers 200 (CloudFormation's URLs are https S3
+    URLs, which a local test server cannot be)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+
+    def __call__(self, request: Any, timeout: float) -> Any:
+        self.requests.append(request)
+
+        class Answer:
+            status = 200
+
+            def __enter__(self) -> Any:
+                return self
+
+            def __exit__(self, *args: Any) -> None:
+                pass
+
+        return Answer()
+
+
+@pytest.fixture
+def captured_put(monkeypatch: pytest.MonkeyPatch) -> CapturedPut:
+    import urllib.request
+
+    captured = CapturedPut()
+    monkeypatch.setattr(urllib.request, "urlopen", captured)
+    return captured
+
+
+@pytest.mark.usefixtures("dynamodb")
+def test_the_https_response_url_cloudformation_gives_is_answered_with_a_put(
+    captured_put: CapturedPut, lambda_context: Any
+) -> None:
+    import entry_resource
+
+    event = json.loads((EVENTS_DIR / "cloudformation" / "create.json").read_text())
+    event["ResourceProperties"]["TableName"] = TABLE_NAME
+
+    entry_resource.handler(event, lambda_context)
+
+    (request,) = captured_put.requests
+    assert request.full_url == event["ResponseURL"]
+    assert request.full_url.startswith("https://")
+    assert request.get_method() == "PUT"
+    assert json.loads(request.data)["Status"] == "SUCCESS"
+
+
+@pytest.mark.usefixtures("dynamodb")
+@pytest.mark.parametrize("url", [None, "", "ftp://example.com/answer", "file:///etc/passwd"])
+def test_a_missing_or_unusable_response_url_is_logged_and_nothing_is_sent(
+    captured_put: CapturedPut, lambda_context: Any, logs: Any, url: str | None
+) -> None:
+    import entry_resource
+
+    event = json.loads((EVENTS_DIR / "cloudformation" / "create.json").read_text())
+    event["ResourceProperties"]["TableName"] = TABLE_NAME
+    if url is None:
+        del event["ResponseURL"]
+    else:
+        event["ResponseURL"] = url
+
+    entry_resource.handler(event, lambda_context)  # no exception: Lambda must not retry it
+
+    assert captured_put.requests == []
+    errors = [line for line in logs() if line["level"] == "ERROR"]
+    assert [line["message"] for line in errors] == ["No usable ResponseURL in the event"]
+    assert errors[0]["response_url"] == (url or "")
+
+
+def test_a_failed_reason_is_the_error_cut_at_500_characters_then_the_log_stream(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any, logs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store
+
+    def fails(**_: Any) -> bool:
+        raise RuntimeError("x" * 600)
+
+    monkeypatch.setattr(store, "create_if_missing", fails)
+
+    run(cfn_event("create", response_url), lambda_context)
+
+    reason = response_url.only_answer()["Reason"]
+    assert reason == ("RuntimeError: " + "x" * 600)[:500] + f" (log stream {lambda_context.log_stream_name})"
+    assert [line["message"] for line in logs() if line["level"] == "ERROR"] == ["Custom resource failed"]
+
+
+def test_a_failed_reason_without_a_log_stream_is_the_error_alone(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lambda_context.log_stream_name = ""
+    event = cfn_event("create", response_url)
+    event["RequestType"] = "Rename"
+
+    run(event, lambda_context)
+
+    assert response_url.only_answer()["Reason"] == "ValueError: unknown RequestType 'Rename'"

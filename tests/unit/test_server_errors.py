@@ -35,7 +35,9 @@ def test_a_missing_table_is_a_fixed_500_and_a_logged_error(invoke: Any, dynamodb
     assert "ResourceNotFoundException" in errors[0]["exception"]
 
 
-@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+@pytest.mark.parametrize(
+    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
+)
 def test_throttling_is_503_with_retry_after(invoke: Any, stubbed: Stubber, code: str) -> None:
     stubbed.add_client_error("get_item", service_error_code=code, http_status_code=400)
 

@@ -1,0 +1,123 @@
+"""`make mutate`: mutation testing of the function (mutmut) against the unit tests, with a summary per file.
+
+mutmut names each mutant after its module's path, and strips only a leading ``src/``; the function's modules
+are top-level (``store``, not ``functions.scheduler.store``), as in the Lambda package. So the run happens in a
+staging copy, ``.mutate/``, where they sit in ``src/`` next to the tests and the files the tests read.
+mutmut then runs, for each mutant, only the tests that call the mutated function (it records which ones do).
+
+Mutants known to change no behaviour are listed with their reason in ``mutation-equivalents.toml``; the summary
+counts them apart, so a run shows only what matters: the survivors each want a test (or a reason there).
+
+    python scripts/mutate.py                # everything
+    python scripts/mutate.py 'store.*'      # one module (mutmut's name patterns)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess  # nosec B404
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = ROOT / ".mutate"
+SOURCES = ROOT / "functions" / "scheduler"
+EQUIVALENTS = ROOT / "mutation-equivalents.toml"
+COPIED = ["tests", "local_stack", "template.yaml", "statemachines", "events", "openapi.yaml"]
+# mutmut's exit codes of the test run under a mutant: 1 is a failing test, the mutant is killed.
+KILLED, SURVIVED = (1, 3), (0, 5)
+
+PYPROJECT = """
+[tool.pytest.ini_options]
+pythonpath = ["."]
+testpaths = ["tests/unit"]
+addopts = "-q -p no:cacheprovider"
+timeout = 120
+markers = ["integration: not run here"]
+
+[tool.mutmut]
+source_paths = ["src/"]
+also_copy = ["local_stack/", "template.yaml", "statemachines/", "events/", "openapi.yaml"]
+pytest_add_cli_args_test_selection = ["tests/unit/"]
+"""
+
+
+def stage() -> None:
+    """A fresh copy of the working tree's function and tests, laid out for mutmut."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    (STAGE / "src").mkdir(parents=True)
+    for module in SOURCES.glob("*.py"):
+        shutil.copy2(module, STAGE / "src" / module.name)
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, STAGE / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, STAGE / name)
+    (STAGE / "pyproject.toml").write_text(PYPROJECT)
+
+
+def run(patterns: list[str]) -> int:
+    mutmut = Path(sys.executable).parent / "mutmut"
+    # Fixed arguments; the patterns only select mutants by name.
+    return subprocess.run(  # noqa: S603  # nosec B603
+        [str(mutmut), "run", "--max-children", "2", *patterns], cwd=STAGE, check=False
+    ).returncode
+
+
+def results() -> dict[str, int | None]:
+    """{mutant name: exit code of its test run}, from mutmut's metadata files."""
+    outcomes: dict[str, int | None] = {}
+    for meta in (STAGE / "mutants" / "src").glob("*.py.meta"):
+        outcomes.update(json.loads(meta.read_text()).get("exit_code_by_key", {}))
+    return outcomes
+
+
+def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
+    """A table per file (killed, survived, equivalent, other) and the survivors that are not equivalent."""
+    equivalent: dict[str, str] = tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", {})
+    counts: dict[str, Counter[str]] = {}
+    survivors = []
+    for name, code in sorted(outcomes.items()):
+        module = name.split(".", 1)[0]
+        if code in KILLED:
+            verdict = "killed"
+        elif name in equivalent:
+            verdict = "equivalent"
+        elif code in SURVIVED:
+            verdict = "survived"
+            survivors.append(name)
+        else:
+            verdict = "not run" if code is None else "timeout or error"
+        counts.setdefault(module, Counter())[verdict] += 1
+    lines = ["| file | mutants | killed | survived | equivalent | other | score |", "|---|---|---|---|---|---|---|"]
+    for module, count in sorted(counts.items()):
+        total = sum(count.values())
+        judged = count["killed"] + count["survived"]
+        score = f"{count['killed'] / judged:.0%}" if judged else "-"
+        other = total - judged - count["equivalent"]
+        lines.append(
+            f"| {module}.py | {total} | {count['killed']} | {count['survived']} | {count['equivalent']} "
+            f"| {other} | {score} |"
+        )
+    return "\n".join(lines), survivors
+
+
+def main(argv: list[str]) -> int:
+    stage()
+    code = run(argv)
+    table, survivors = summary(results())
+    print("\nMutation score (killed / (killed + survived); equivalent mutants listed in mutation-equivalents.toml):")
+    print(table)
+    if survivors:
+        print(f"\n{len(survivors)} surviving mutants want a test (or a reason in mutation-equivalents.toml):")
+        print("\n".join(f"  {name}" for name in survivors))
+        print("See one: cd .mutate && ../.venv-mutate/bin/mutmut show NAME")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
