@@ -10,6 +10,7 @@ counts them apart, so a run shows only what matters: the survivors each want a t
 
     python scripts/mutate.py                # everything
     python scripts/mutate.py 'store.*'      # one module (mutmut's name patterns)
+    python scripts/mutate.py --report       # the last run's summary again
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ markers = ["integration: not run here"]
 source_paths = ["src/"]
 also_copy = ["local_stack/", "template.yaml", "statemachines/", "events/", "openapi.yaml"]
 pytest_add_cli_args_test_selection = ["tests/unit/"]
+pytest_add_cli_args = {ignored}
+do_not_mutate_patterns = {patterns}
 """
+
+
+def judged() -> dict[str, object]:
+    """mutation-equivalents.toml: what is not mutated, which tests are left out, and the equivalent mutants."""
+    return tomllib.loads(EQUIVALENTS.read_text())
 
 
 def stage() -> None:
@@ -57,7 +65,11 @@ def stage() -> None:
             shutil.copytree(source, STAGE / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, STAGE / name)
-    (STAGE / "pyproject.toml").write_text(PYPROJECT)
+    skip: dict[str, list[str]] = judged()["skip"]  # type: ignore[assignment]
+    ignored = [f"--ignore={path}" for path in skip["slow_tests"]]
+    (STAGE / "pyproject.toml").write_text(
+        PYPROJECT.format(ignored=json.dumps(ignored), patterns=json.dumps(skip["patterns"]))
+    )
 
 
 def run(patterns: list[str]) -> int:
@@ -78,7 +90,7 @@ def results() -> dict[str, int | None]:
 
 def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
     """A table per file (killed, survived, equivalent, other) and the survivors that are not equivalent."""
-    equivalent: dict[str, str] = tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", {})
+    equivalent: dict[str, str] = judged().get("equivalent", {})  # type: ignore[assignment]
     counts: dict[str, Counter[str]] = {}
     survivors = []
     for name, code in sorted(outcomes.items()):
@@ -96,9 +108,9 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
     lines = ["| file | mutants | killed | survived | equivalent | other | score |", "|---|---|---|---|---|---|---|"]
     for module, count in sorted(counts.items()):
         total = sum(count.values())
-        judged = count["killed"] + count["survived"]
-        score = f"{count['killed'] / judged:.0%}" if judged else "-"
-        other = total - judged - count["equivalent"]
+        decided = count["killed"] + count["survived"]
+        score = f"{count['killed'] / decided:.0%}" if decided else "-"
+        other = total - decided - count["equivalent"]
         lines.append(
             f"| {module}.py | {total} | {count['killed']} | {count['survived']} | {count['equivalent']} "
             f"| {other} | {score} |"
@@ -107,8 +119,11 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
 
 
 def main(argv: list[str]) -> int:
-    stage()
-    code = run(argv)
+    if argv == ["--report"]:  # the summary of the last run, without running again
+        code = 0
+    else:
+        stage()
+        code = run(argv)
     table, survivors = summary(results())
     print("\nMutation score (killed / (killed + survived); equivalent mutants listed in mutation-equivalents.toml):")
     print(table)

@@ -208,10 +208,16 @@ class LostAnswers:
 
 
 @pytest.fixture
-def lose_answers(dynamodb: Any) -> Iterator[Callable[[str, int], LostAnswers]]:
-    """``lose_answers(operation, count)``: the next ``count`` answers of ``operation`` are lost."""
+def lose_answers(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, int], LostAnswers]]:
+    """``lose_answers(operation, count)``: the next ``count`` answers of ``operation`` are lost. botocore's
+    backoff before its retry is recorded, not slept."""
+    import types
+
+    import botocore.endpoint
+
     import store
 
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=lambda seconds: None))
     client = store.dynamodb_client()
     armed: list[tuple[str, LostAnswers]] = []
 

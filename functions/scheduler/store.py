@@ -118,14 +118,20 @@ class WindowResult:
 
 
 @cache
+def _botocore_session() -> Any:
+    """One botocore session per container: it holds the loaded service model, so a new client is cheap."""
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+@cache
 def dynamodb_client() -> DynamoDBClient:
     """One client per container. botocore alone (not boto3) keeps the cold start lean; it honours
     AWS_ENDPOINT_URL_DYNAMODB and the other standard settings by itself."""
-    import botocore.session
     from botocore.config import Config
 
-    session = botocore.session.get_session()
-    return cast("DynamoDBClient", session.create_client("dynamodb", config=Config(**_CLIENT_TIMEOUTS)))
+    return cast("DynamoDBClient", _botocore_session().create_client("dynamodb", config=Config(**_CLIENT_TIMEOUTS)))
 
 
 def table_name() -> str:

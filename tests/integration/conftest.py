@@ -142,3 +142,18 @@ def stored_item(stack: LocalStack) -> dict[str, Any] | None:
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
+
+
+def local_stack_command(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m local_stack --data-dir DIR ARGS`, run to its end (for start-up errors and `invoke`)."""
+    return subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "local_stack", "--data-dir", str(data_dir), *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )

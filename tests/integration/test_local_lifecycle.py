@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from local_stack.template import PROJECT_ROOT
-from tests.integration.conftest import LocalStack, is_alive
+from tests.integration.conftest import LocalStack, is_alive, local_stack_command
 
 pytestmark = pytest.mark.integration
 
@@ -58,24 +58,12 @@ def test_invoke_runs_an_event_file_against_the_local_database(tmp_path: Path) ->
     assert json.loads(answer["body"]) == {"is_paused": True}
 
 
-def _run_stack(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own module
-        [sys.executable, "-m", "local_stack", "--data-dir", str(tmp_path), "run", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-
-
 def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
     import os
 
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # the venv, and no java
 
-    result = _run_stack(tmp_path, "--port", "0", env=env)
+    result = local_stack_command(tmp_path, "run", "--port", "0", env=env)
 
     assert result.returncode != 0
     assert "Java is not installed" in result.stderr

@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,9 @@ import pytest
 import requests
 
 from local_stack.template import PROJECT_ROOT
-from tests.integration.conftest import LocalStack, is_alive
+from tests.integration.conftest import LocalStack, is_alive, local_stack_command
 
 pytestmark = pytest.mark.integration
-
-
-def local_stack_command(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own module
-        [sys.executable, "-m", "local_stack", "--data-dir", str(data_dir), *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
 
 
 def make_invoke(data_dir: Path, event: str, function: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -36,7 +36,8 @@ class ResponseUrl:
 
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/stack-response?X-Amz-Signature=abc"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for it at the end of every test.
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
 
     def only_answer(self) -> dict[str, Any]:
         assert len(self.received) == 1
