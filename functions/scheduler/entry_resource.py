@@ -25,12 +25,12 @@ def handler(event: dict[str, Any], context: Any) -> None:
     logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
     request_type = event.get("RequestType")
     physical_id = event.get("PhysicalResourceId") or f"{event.get('StackId', 'stack')}/scheduler-entry"
-    reason = ""
     try:
         if request_type in ("Create", "Update"):
             reason = ensure_entry(event)
         elif request_type == "Delete":
             logger.info("Stack delete: the scheduler entry is kept")
+            reason = "The scheduler entry and its table are kept."
         else:
             raise ValueError(f"unknown RequestType {request_type!r}")
     except Exception as error:

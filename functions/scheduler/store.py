@@ -378,7 +378,7 @@ def _state_from_item(item: dict[str, Any]) -> SchedulerState:
 
 def _shape(item: dict[str, Any]) -> dict[str, str]:
     """Each attribute's DynamoDB type (not its value): what a log may say of an entry that is not as written."""
-    return {name: ",".join(value) if isinstance(value, dict) else type(value).__name__ for name, value in item.items()}
+    return {name: ",".join(value) for name, value in item.items()}  # DynamoDB gives each value as {type: value}
 
 
 def _now() -> str:

@@ -146,3 +146,94 @@ def test_the_execution_is_the_correlation_id(invoke: Any, scheduler_entry: dict[
     assert {line.get("correlation_id") for line in logs()} == {
         "arn:aws:states:eu-west-1:1:execution:SetSchedulerPause:run-7"
     }
+
+
+# Exact contract details (what a state machine's Catch and an operator read)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ([True], 'The input must be a JSON object such as {"is_paused": true}.'),
+        ({"is_paused": True, "if_match": 3}, 'Field "if_match" must be an ETag string such as "\\"3\\"".'),
+        ({"if_match": '"1"'}, 'Field "if_match" only applies to an update: add "is_paused".'),
+        ({"is_paused": True, "caller": ""}, 'Field "caller" must be a string of 1 to 512 characters.'),
+        ({"is_paused": True, "caller": "c" * 513}, 'Field "caller" must be a string of 1 to 512 characters.'),
+        (
+            {"is_paused": True, "idempotency_key": ""},
+            'Field "idempotency_key" must be a string of 1 to 255 characters.',
+        ),
+        ({"is_paused": True, "idempotency_key": 7}, 'Field "idempotency_key" must be a string of 1 to 255 characters.'),
+        (
+            {"is_paused": True, "idempotency_key": "k" * 256},
+            'Field "idempotency_key" must be a string of 1 to 255 characters.',
+        ),
+    ],
+    ids=[
+        "not-object",
+        "if-match-type",
+        "if-match-alone",
+        "empty-caller",
+        "long-caller",
+        "empty-key",
+        "key-type",
+        "long-key",
+    ],
+)
+def test_a_bad_direct_payload_is_refused_with_its_exact_reason_and_no_io(
+    invoke: Any, dynamodb: Any, dynamodb_calls: Any, scheduler_entry: dict[str, Any], payload: Any, message: str
+) -> None:
+    import rules
+
+    dynamodb_calls.operations.clear()
+
+    with pytest.raises(rules.InvalidSchedulerUpdate) as raised:
+        invoke(payload)
+
+    assert str(raised.value) == message
+    assert dynamodb_calls.operations == []
+    assert stored_item(dynamodb) == scheduler_entry
+
+
+@pytest.mark.parametrize(
+    ("caller", "key"),
+    [("c" * 512, "k"), ("c", "k" * 255), ("c", "k")],
+    ids=["longest-caller", "longest-key", "shortest"],
+)
+def test_the_longest_caller_and_key_and_the_shortest_are_accepted(
+    invoke: Any, scheduler_entry: dict[str, Any], caller: str, key: str
+) -> None:
+    assert invoke({"is_paused": True, "caller": caller, "idempotency_key": key})["is_paused"] is True
+
+
+def test_a_key_is_scoped_to_its_direct_caller(invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]) -> None:
+    invoke({"is_paused": True, "caller": "pipeline-a", "idempotency_key": "shared"})
+    invoke({"is_paused": True, "caller": "pipeline-b", "idempotency_key": "shared"})
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["version"] == {"N": "3"}  # two writes: the second is not a replay of the first
+
+
+def test_the_internal_error_names_nothing_but_the_log(
+    invoke: Any, scheduler_entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import direct_edge
+    import store
+
+    def broken() -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(store, "read_state", broken)
+
+    with pytest.raises(direct_edge.SchedulerInternalError) as raised:
+        invoke({})
+    assert str(raised.value) == "Internal error: the function log has the details."
+
+
+def test_a_missing_entry_is_named_in_the_message(invoke: Any, dynamodb: Any) -> None:
+    import store
+
+    with pytest.raises(store.SchedulerEntryMissing) as raised:
+        invoke({"is_paused": True})
+    assert str(raised.value) == "The scheduler entry is missing from the database."

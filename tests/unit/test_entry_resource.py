@@ -172,10 +172,30 @@ def old_table(dynamodb: Any) -> str:
 
 
 def replaced_table_event(response_url: ResponseUrl, old_table: str) -> dict[str, Any]:
-    """CloudFormation's Update after the table was replaced: the old and the new table names."""
+    """CloudFormation's Update after the table was replaced: the old and the new table names (the new one is
+    the test table)."""
     event = cfn_event("update-table-replaced", response_url)
     event["OldResourceProperties"]["TableName"] = old_table
     return event
+
+
+NAMED_TABLE = "scheduler-test-named"
+
+
+@pytest.fixture
+def named_table(dynamodb: Any) -> str:
+    """A table the event names, other than the function's TABLE_NAME: the event's TableName is the one served."""
+    from local_stack.template import create_table
+
+    create_table(dynamodb, NAMED_TABLE)
+    return NAMED_TABLE
+
+
+def entry_in(dynamodb: Any, table: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = dynamodb.get_item(
+        TableName=table, Key={"pk": {"S": "scheduler"}}, ConsistentRead=True
+    ).get("Item")
+    return item
 
 
 def put_old_entry(dynamodb: Any, is_paused: bool, version: int) -> None:
@@ -308,9 +328,11 @@ class CapturedPut:
 
     def __init__(self) -> None:
         self.requests: list[Any] = []
+        self.timeouts: list[float] = []
 
     def __call__(self, request: Any, timeout: float) -> Any:
         self.requests.append(request)
+        self.timeouts.append(timeout)
 
         class Answer:
             status = 200
@@ -400,3 +422,145 @@ def test_a_failed_reason_without_a_log_stream_is_the_error_alone(
     run(event, lambda_context)
 
     assert response_url.only_answer()["Reason"] == "ValueError: unknown RequestType 'Rename'"
+
+
+@pytest.mark.parametrize("kind", ["create", "replacement"])
+def test_the_entry_goes_into_the_table_the_event_names(
+    dynamodb: Any, old_table: str, named_table: str, response_url: ResponseUrl, lambda_context: Any, kind: str
+) -> None:
+    if kind == "create":
+        event = cfn_event("create", response_url)
+    else:
+        put_old_entry(dynamodb, True, 4)
+        event = replaced_table_event(response_url, old_table)
+    event["ResourceProperties"]["TableName"] = named_table
+
+    run(event, lambda_context)
+
+    created = entry_in(dynamodb, named_table)
+    assert created is not None
+    assert created["is_paused"] == {"BOOL": kind == "replacement"}
+    assert stored_item(dynamodb) is None  # not the function's own TABLE_NAME
+
+
+def test_a_replacement_that_cannot_read_the_old_table_creates_paused_in_the_new_one(
+    dynamodb: Any, named_table: str, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    event = replaced_table_event(response_url, "scheduler-test-gone")
+    event["ResourceProperties"]["TableName"] = named_table
+
+    run(event, lambda_context)
+
+    created = entry_in(dynamodb, named_table)
+    assert created is not None
+    assert created["is_paused"] == {"BOOL": True}
+    assert response_url.only_answer()["Reason"] == (
+        "Scheduler entry created PAUSED: the entry of the previous table scheduler-test-gone could not be read "
+        "(ResourceNotFoundException). Check the fleet, then resume it by hand."
+    )
+
+
+@pytest.mark.parametrize(("is_paused", "words"), [(True, "paused"), (False, "not paused")])
+def test_the_carry_over_reason_says_what_was_carried(
+    dynamodb: Any, old_table: str, response_url: ResponseUrl, lambda_context: Any, is_paused: bool, words: str
+) -> None:
+    put_old_entry(dynamodb, is_paused, 41)
+
+    run(replaced_table_event(response_url, old_table), lambda_context)
+
+    assert response_url.only_answer()["Reason"] == (
+        f"Scheduler entry carried over from {OLD_TABLE}: {words}, version 42."
+    )
+
+
+def test_the_old_table_is_read_strongly_consistent(
+    dynamodb: Any, old_table: str, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    reads: list[dict[str, Any]] = []
+    dynamodb.meta.events.register("provide-client-params.dynamodb.GetItem", lambda params, **_: reads.append(params))
+    put_old_entry(dynamodb, True, 1)
+
+    run(replaced_table_event(response_url, old_table), lambda_context)
+
+    assert [(read["TableName"], read.get("ConsistentRead")) for read in reads] == [(OLD_TABLE, True)]
+
+
+@pytest.mark.parametrize("old_state", ["readable", "unreadable"])
+def test_a_fail_closed_or_carried_entry_never_overwrites_one_the_new_table_has(
+    dynamodb: Any,
+    old_table: str,
+    scheduler_entry: dict[str, Any],
+    response_url: ResponseUrl,
+    lambda_context: Any,
+    old_state: str,
+) -> None:
+    if old_state == "readable":
+        put_old_entry(dynamodb, True, 5)
+
+    run(replaced_table_event(response_url, old_table), lambda_context)
+
+    assert stored_item(dynamodb) == scheduler_entry
+    assert response_url.only_answer()["Reason"] == "Scheduler entry kept as it was."
+
+
+def test_another_create_request_finds_the_entry_kept(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    first = cfn_event("create", response_url)
+    run(first, lambda_context)
+    second = cfn_event("create", response_url)
+    second["RequestId"] = "another-request"
+
+    run(second, lambda_context)
+
+    assert [answer["Reason"] for answer in response_url.received] == [
+        "Scheduler entry created, not paused.",
+        "Scheduler entry kept as it was.",
+    ]
+
+
+def test_the_physical_id_is_the_stacks_and_kept_across_updates(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    event = cfn_event("create", response_url)
+    run(event, lambda_context)
+    without_stack = cfn_event("create", response_url)
+    del without_stack["StackId"]
+    run(without_stack, lambda_context)
+
+    first, second = response_url.received
+    assert first["PhysicalResourceId"] == f"{event['StackId']}/scheduler-entry"
+    assert second["PhysicalResourceId"] == "stack/scheduler-entry"
+
+
+def test_cloudformation_gets_every_field_it_reads(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    event = cfn_event("delete", response_url)
+
+    run(event, lambda_context)
+
+    assert response_url.only_answer() == {
+        "Status": "SUCCESS",
+        "Reason": "The scheduler entry and its table are kept.",
+        "PhysicalResourceId": event["PhysicalResourceId"],
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "NoEcho": False,
+        "Data": {},
+    }
+
+
+@pytest.mark.usefixtures("dynamodb")
+def test_the_answer_is_sent_with_a_ten_second_bound(captured_put: CapturedPut, lambda_context: Any, logs: Any) -> None:
+    import entry_resource
+
+    event = json.loads((EVENTS_DIR / "cloudformation" / "create.json").read_text())
+    event["ResourceProperties"]["TableName"] = TABLE_NAME
+
+    entry_resource.handler(event, lambda_context)
+
+    assert captured_put.timeouts == [10]
+    assert logs()
+    assert all(line["function_request_id"] == lambda_context.aws_request_id for line in logs())

@@ -96,7 +96,9 @@ def test_an_entry_without_a_boolean_switch_is_the_fixed_500_and_its_shape_is_log
     assert response["body"] == INTERNAL_ERROR_TEXT
     logged = json.dumps(logs())
     assert "unexpected item attributes" in logged or "is_paused is not a boolean" in logged
-    assert "version" in logged  # the shape names the attributes the entry has
+    # The shape: each attribute with its DynamoDB type, no value.
+    assert "'version': 'N'" in logged
+    assert "'pk': 'S'" in logged
 
 
 @pytest.mark.parametrize("switch", ODD_SWITCHES.values(), ids=ODD_SWITCHES.keys())

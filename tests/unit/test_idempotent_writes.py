@@ -167,3 +167,59 @@ def test_a_direct_write_resent_with_its_key_is_one_write(invoke: Any, dynamodb: 
 
     assert invoke(payload) == invoke(payload) == {"is_paused": True, "etag": '"2"'}
     assert _version(dynamodb) == 2
+
+
+KEY_MESSAGE = (
+    "Idempotency-Key must be a quoted string of 1 to 255 printable ASCII characters, such as "
+    '"8e03978e-40d5-43e8-bc93-6894a57f9324".'
+)
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize(
+    "key",
+    ['"a"b"', '"\\X"', '"abc\\"', '"\x7f"', "\x7f", "a;b", "a,b", '"' + "k" * 256 + '"', "k" * 256],
+    ids=[
+        "inner-quote",
+        "bad-escape",
+        "trailing-backslash",
+        "del-quoted",
+        "del-bare",
+        "semicolon",
+        "comma",
+        "long-quoted",
+        "long-bare",
+    ],
+)
+def test_keys_outside_the_grammar_are_400_with_the_exact_text(invoke: Any, key: str) -> None:
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"Idempotency-Key": key}))
+
+    assert response["statusCode"] == 400
+    assert response["body"] == KEY_MESSAGE
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ('"a\\"b"', '"a\\"b"'),
+        ('"a\\\\b"', '"a\\\\b"'),
+        ('"~ !"', '"~ !"'),
+        ("!", "!"),
+        ("~", "~"),
+        ("X", "X"),
+        ('"' + "k" * 255 + '"', "k" * 255),  # the same key, quoted or bare
+    ],
+    ids=["escaped-quote", "escaped-backslash", "edges-quoted", "bang", "tilde", "x", "longest-both-forms"],
+)
+def test_keys_in_the_grammar_are_the_same_key_when_sent_again(
+    invoke: Any, dynamodb: Any, first: str, again: str
+) -> None:
+    assert (
+        invoke(api_event("PATCH", body='{"is_paused": true}', headers={"Idempotency-Key": first}))["statusCode"] == 201
+    )
+
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"Idempotency-Key": again}))
+
+    assert response["statusCode"] == 201
+    assert _version(dynamodb) == 2

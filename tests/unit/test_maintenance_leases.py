@@ -212,3 +212,80 @@ def test_a_window_gives_up_after_bounded_conflicts(invoke: Any, dynamodb: Any, m
     with pytest.raises(direct_edge.SchedulerInternalError):
         invoke({"action": "open_window", "wait_seconds": 0, "caller": A})
     assert len(attempts) == store.WINDOW_WRITE_ATTEMPTS
+
+
+# Each window outcome through the direct-invoke contract (the state machine tests drive the same calls)
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_two_windows_keep_the_pause_until_both_closed(invoke: Any, dynamodb: Any) -> None:
+    assert invoke({"action": "open_window", "wait_seconds": 60, "caller": A})["outcome"] == "paused"
+    assert invoke({"action": "open_window", "wait_seconds": 60, "caller": B})["outcome"] == "joined"
+
+    assert invoke({"action": "close_window", "caller": A})["outcome"] == "held_by_other_window"
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert item["is_paused"] == {"BOOL": True}
+    assert list(item["leases"]["M"]) == [B]
+    closed = invoke({"action": "close_window", "caller": B})
+    assert (closed["outcome"], closed["is_paused"]) == ("resumed", False)
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_window_opened_on_a_pause_by_hand_holds_no_lease(invoke: Any, dynamodb: Any) -> None:
+    invoke({"is_paused": True, "caller": "operator"})
+    before = stored_item(dynamodb)
+
+    opened = invoke({"action": "open_window", "wait_seconds": 60, "caller": A})
+
+    assert (opened["outcome"], opened["holds_lease"], opened["lease_expires_at"]) == ("already_paused", False, None)
+    assert stored_item(dynamodb) == before
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize("second", ["joined", "held_by_other_window"])
+def test_a_window_step_sent_again_reports_what_it_did(invoke: Any, second: str) -> None:
+    invoke({"action": "open_window", "wait_seconds": 60, "caller": A})
+    if second == "joined":
+        step = {"action": "open_window", "wait_seconds": 60, "caller": B, "idempotency_key": "OpenWindow@1"}
+    else:
+        invoke({"action": "open_window", "wait_seconds": 60, "caller": B})
+        step = {"action": "close_window", "caller": A, "idempotency_key": "CloseWindow@1"}
+
+    first, again = invoke(step), invoke(step)
+
+    assert first["outcome"] == again["outcome"] == second
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_window_that_pauses_counts_one_flip_even_when_sent_again(
+    invoke: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    step = {"action": "open_window", "wait_seconds": 0, "caller": A, "idempotency_key": "OpenWindow@1"}
+
+    invoke(step)
+    invoke(step)
+
+    assert capsys.readouterr().out.count('"PauseStateChanged":[1.0]') == 1
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_close_takes_no_wait_seconds_and_lists_every_unexpected_field(invoke: Any) -> None:
+    with pytest.raises(InvalidMaintenanceWindow) as raised:
+        invoke({"action": "close_window", "caller": A, "wait_seconds": 5, "extra": 1})
+
+    assert (
+        str(raised.value)
+        == '"action" must be one of open_window, close_window; unexpected fields: extra, wait_seconds.'
+    )
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_the_longest_window_is_the_deploys_parameter(invoke: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_WINDOW_SECONDS", "10")
+
+    with pytest.raises(InvalidMaintenanceWindow) as raised:
+        invoke({"action": "open_window", "wait_seconds": 11, "caller": A})
+
+    assert str(raised.value) == '"wait_seconds" must be a whole number of seconds from 0 to 10, not 11.'
+    assert invoke({"action": "open_window", "wait_seconds": 10, "caller": A})["outcome"] == "paused"

@@ -68,3 +68,35 @@ def test_an_entry_of_the_wrong_shape_is_500_not_a_guess(invoke: Any, dynamodb: A
     assert response["statusCode"] == 500
     assert not any(marker in response["body"] for marker in LEAK_MARKERS)
     assert stored_item(dynamodb) == {"pk": {"S": "scheduler"}, "is_paused": {"S": "false"}}
+
+
+class ErrorWithoutCode(Exception):
+    """An error carrying a response without AWS's Error block (as some SDK errors do)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.response: dict[str, Any] = {"ResponseMetadata": {}}
+
+
+def test_an_error_without_an_aws_code_is_the_fixed_500_logged_without_a_code(
+    invoke: Any, scheduler_entry: dict[str, Any], logs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store
+
+    def fails() -> Any:
+        raise ErrorWithoutCode("no code")
+
+    monkeypatch.setattr(store, "read_state", fails)
+
+    response = invoke(api_event("GET"))
+
+    assert response["statusCode"] == 500
+    errors = [line for line in logs() if line["level"] == "ERROR"]
+    assert len(errors) == 1
+    assert "error_code" not in errors[0]  # no code: the key is left out, not the text "None"
+
+
+def test_if_match_naming_no_version_has_its_exact_text(invoke: Any, scheduler_entry: dict[str, Any]) -> None:
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": 'W/"1"'}))
+
+    assert response["body"] == "If-Match names no version of the scheduler. GET it again for its ETag."
