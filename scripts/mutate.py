@@ -95,7 +95,9 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
     survivors = []
     for name, code in sorted(outcomes.items()):
         module = name.split(".", 1)[0]
-        if code in KILLED:
+        if code is None:
+            verdict = "not run"
+        elif code in KILLED:
             verdict = "killed"
         elif name in equivalent:
             verdict = "equivalent"
@@ -103,7 +105,7 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
             verdict = "survived"
             survivors.append(name)
         else:
-            verdict = "not run" if code is None else "timeout or error"
+            verdict = "timeout or error"
         counts.setdefault(module, Counter())[verdict] += 1
     lines = ["| file | mutants | killed | survived | equivalent | other | score |", "|---|---|---|---|---|---|---|"]
     for module, count in sorted(counts.items()):

@@ -94,7 +94,7 @@ def carry_over(old_table: str, table: str, token: str) -> str:
     return f"Scheduler entry carried over from {old_table}: {state}, version {old.version + 1}."
 
 
-def send_response(event: dict[str, Any], status: str, physical_id: str, reason: str = "") -> None:
+def send_response(event: dict[str, Any], status: str, physical_id: str, reason: str) -> None:
     """PUT the result to the pre-signed URL CloudFormation gave. A failure here is logged, not raised:
     raising would only make Lambda retry a request CloudFormation may already have recorded."""
     body = json.dumps(
@@ -113,9 +113,8 @@ def send_response(event: dict[str, Any], status: str, physical_id: str, reason: 
     if not url.startswith(("https://", "http://")):
         logger.error("No usable ResponseURL in the event", extra={"response_url": url})
         return
-    request = urllib.request.Request(  # noqa: S310
-        url, data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
-    )
+    # An empty Content-Type: the pre-signed URL is signed without one (urllib would add a form type).
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": ""})  # noqa: S310
     try:
         # The scheme is checked above: only the http(s) URL CloudFormation gave is opened.
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # nosec B310

@@ -564,3 +564,14 @@ def test_the_answer_is_sent_with_a_ten_second_bound(captured_put: CapturedPut, l
     assert captured_put.timeouts == [10]
     assert logs()
     assert all(line["function_request_id"] == lambda_context.aws_request_id for line in logs())
+
+
+def test_an_update_answers_with_the_physical_id_cloudformation_holds(
+    dynamodb: Any, scheduler_entry: dict[str, Any], response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    event = cfn_event("update", response_url)
+    event["PhysicalResourceId"] = "scheduler-entry-made-by-an-older-version"  # a new id would replace the resource
+
+    run(event, lambda_context)
+
+    assert response_url.only_answer()["PhysicalResourceId"] == "scheduler-entry-made-by-an-older-version"
