@@ -15,12 +15,14 @@ class ResponseRecorder:
 
     def __init__(self) -> None:
         self.received: list[Any] = []
+        self.headers: list[dict[str, str]] = []
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_PUT(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 recorder.received.append(json.loads(self.rfile.read(length) or b"null"))
+                recorder.headers.append(dict(self.headers))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -29,13 +31,16 @@ class ResponseRecorder:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # Signed like CloudFormation's pre-signed URLs (a query string), on loopback.
+        self.url = f"http://127.0.0.1:{self.server.server_port}/cloudformation-response?X-Amz-Signature=local"
+        # A short poll: close() waits for it.
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     def redirect(self, event: dict[str, Any], table_name: str) -> dict[str, Any]:
         """The event with its ResponseURL pointing here and the stack's table being the local one."""
         local = copy.deepcopy(event)
-        local["ResponseURL"] = f"http://127.0.0.1:{self.server.server_port}/cloudformation-response"
+        local["ResponseURL"] = self.url
         properties = local.setdefault("ResourceProperties", {})
         old = local.get("OldResourceProperties") or {}
         if old.get("TableName") == properties.get("TableName"):  # no replacement: the same table before and after

@@ -4,53 +4,29 @@ and always answers CloudFormation — here a local HTTP server stands in for the
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
+from local_stack.response_url import ResponseRecorder
 from tests.conftest import EVENTS_DIR, TABLE_NAME, stored_item
 
 
-class ResponseUrl:
-    """A loopback HTTP server that records the PUTs CloudFormation would receive."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                length = int(self.headers["Content-Length"])
-                recorder.received.append(json.loads(self.rfile.read(length)))
-                recorder.headers.append(dict(self.headers))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/stack-response?X-Amz-Signature=abc"
-        # A short poll: shutdown() waits for it at the end of every test.
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
+class ResponseUrl(ResponseRecorder):
+    """A loopback server that records the PUTs CloudFormation would receive (make invoke's own)."""
 
     def only_answer(self) -> dict[str, Any]:
         assert len(self.received) == 1
-        return self.received[0]
+        answer: dict[str, Any] = self.received[0]
+        return answer
 
 
 @pytest.fixture
 def response_url() -> Iterator[ResponseUrl]:
     endpoint = ResponseUrl()
-    endpoint.thread.start()
     yield endpoint
-    endpoint.server.shutdown()
-    endpoint.server.server_close()
+    endpoint.close()
 
 
 def cfn_event(kind: str, response_url: ResponseUrl) -> dict[str, Any]:
@@ -355,14 +331,20 @@ def captured_put(monkeypatch: pytest.MonkeyPatch) -> CapturedPut:
     return captured
 
 
+def https_create_event() -> dict[str, Any]:
+    """The sample Create request as CloudFormation sends it (its https ResponseURL kept), for the test table."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / "cloudformation" / "create.json").read_text())
+    event["ResourceProperties"]["TableName"] = TABLE_NAME
+    return event
+
+
 @pytest.mark.usefixtures("dynamodb")
 def test_the_https_response_url_cloudformation_gives_is_answered_with_a_put(
     captured_put: CapturedPut, lambda_context: Any
 ) -> None:
     import entry_resource
 
-    event = json.loads((EVENTS_DIR / "cloudformation" / "create.json").read_text())
-    event["ResourceProperties"]["TableName"] = TABLE_NAME
+    event = https_create_event()
 
     entry_resource.handler(event, lambda_context)
 
@@ -380,8 +362,7 @@ def test_a_missing_or_unusable_response_url_is_logged_and_nothing_is_sent(
 ) -> None:
     import entry_resource
 
-    event = json.loads((EVENTS_DIR / "cloudformation" / "create.json").read_text())
-    event["ResourceProperties"]["TableName"] = TABLE_NAME
+    event = https_create_event()
     if url is None:
         del event["ResponseURL"]
     else:
@@ -556,8 +537,7 @@ def test_cloudformation_gets_every_field_it_reads(
 def test_the_answer_is_sent_with_a_ten_second_bound(captured_put: CapturedPut, lambda_context: Any, logs: Any) -> None:
     import entry_resource
 
-    event = json.loads((EVENTS_DIR / "cloudformation" / "create.json").read_text())
-    event["ResourceProperties"]["TableName"] = TABLE_NAME
+    event = https_create_event()
 
     entry_resource.handler(event, lambda_context)
 
