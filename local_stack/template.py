@@ -28,6 +28,7 @@ def table_definition() -> dict[str, Any]:
         "AttributeDefinitions": properties["AttributeDefinitions"],
         "KeySchema": properties["KeySchema"],
         "BillingMode": properties["BillingMode"],
+        "StreamSpecification": {"StreamEnabled": True, **properties["StreamSpecification"]},
     }
 
 

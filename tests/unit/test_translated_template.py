@@ -148,3 +148,67 @@ def test_the_table_is_retained_with_point_in_time_recovery(resources: dict[str, 
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+# Change events: the table's stream, a pipe to EventBridge, a dead-letter queue with its alarm
+
+
+def test_the_table_streams_old_and_new_images(resources: dict[str, Any]) -> None:
+    assert resources["SchedulerTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_the_pipe_reads_the_stream_in_order_and_sends_only_flips_to_the_bus(resources: dict[str, Any]) -> None:
+    pipe = resources["PauseChangeEvents"]["Properties"]
+
+    assert pipe["Source"] == {"Fn::GetAtt": ["SchedulerTable", "StreamArn"]}
+    stream = pipe["SourceParameters"]["DynamoDBStreamParameters"]
+    assert stream["BatchSize"] == 1
+    assert stream["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["PauseChangeDeadLetters", "Arn"]}}
+    patterns = [json.loads(entry["Pattern"]) for entry in pipe["SourceParameters"]["FilterCriteria"]["Filters"]]
+    transitions = {
+        (
+            pattern["dynamodb"]["OldImage"]["is_paused"]["BOOL"][0],
+            pattern["dynamodb"]["NewImage"]["is_paused"]["BOOL"][0],
+        )
+        for pattern in patterns
+    }
+    assert transitions == {(False, True), (True, False)}
+    assert all(pattern["eventName"] == ["MODIFY"] for pattern in patterns)
+    assert pipe["Target"]["Fn::Sub"].endswith(":event-bus/${EventBusName}")
+    bus = pipe["TargetParameters"]["EventBridgeEventBusParameters"]
+    assert (bus["Source"], bus["DetailType"]) == ("scheduler-control", "Scheduler pause changed")
+
+
+def test_the_pipe_may_only_read_the_stream_put_on_the_bus_and_dead_letter(resources: dict[str, Any]) -> None:
+    role = resources["PauseChangeEventsRole"]["Properties"]
+    (trusted,) = role["AssumeRolePolicyDocument"]["Statement"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+
+    assert trusted["Principal"] == {"Service": "pipes.amazonaws.com"}
+    assert trusted["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    granted = {
+        action: json.dumps(statement["Resource"], sort_keys=True)
+        for statement in statements
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    stream = json.dumps({"Fn::GetAtt": ["SchedulerTable", "StreamArn"]}, sort_keys=True)
+    assert granted == {
+        "dynamodb:DescribeStream": stream,
+        "dynamodb:GetRecords": stream,
+        "dynamodb:GetShardIterator": stream,
+        "dynamodb:ListStreams": stream,
+        "events:PutEvents": json.dumps(resources["PauseChangeEvents"]["Properties"]["Target"], sort_keys=True),
+        "sqs:SendMessage": json.dumps({"Fn::GetAtt": ["PauseChangeDeadLetters", "Arn"]}, sort_keys=True),
+    }
+
+
+def test_a_dead_lettered_event_raises_an_alarm_on_that_queue(resources: dict[str, Any]) -> None:
+    alarm = resources["PauseChangeDeliveryFailed"]["Properties"]
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["PauseChangeDeadLetters", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert "First step" in alarm["AlarmDescription"]
