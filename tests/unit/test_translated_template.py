@@ -7,7 +7,7 @@ import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -212,3 +212,62 @@ def test_a_dead_lettered_event_raises_an_alarm_on_that_queue(resources: dict[str
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm["TreatMissingData"] == "notBreaching"
     assert "First step" in alarm["AlarmDescription"]
+
+
+# The audit trail
+
+
+def a_change_event(stage: str = "dev", source: str = "scheduler-control") -> dict[str, Any]:
+    """A change event as EventBridge delivers it from the pipe (the detail is the pipe's input template)."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "source": source,
+        "detail-type": "Scheduler pause changed",
+        "account": "123456789012",
+        "time": "2026-11-29T08:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {
+            "is_paused": True,
+            "previous_is_paused": False,
+            "version": 8,
+            "updated_by": "arn:aws:iam::123456789012:user/operator",
+            "updated_at": "2026-11-29T08:00:00.000+00:00",
+            "stage": stage,
+        },
+    }
+
+
+def test_the_audit_rule_takes_this_stages_change_events_into_the_audit_log(resources: dict[str, Any]) -> None:
+    from moto.events.models import EventPattern
+
+    rule = resources["PauseChangeAuditRule"]["Properties"]
+    pattern = EventPattern.load(json.dumps(rule["EventPattern"]).replace('{"Ref": "Stage"}', '"dev"'))
+
+    assert pattern.matches_event(cast(Any, a_change_event()))
+    assert not pattern.matches_event(cast(Any, a_change_event(stage="prod")))
+    assert not pattern.matches_event(cast(Any, a_change_event(source="someone-else")))
+    assert rule["EventBusName"] == {"Ref": "EventBusName"}
+    assert rule["Targets"] == [{"Id": "audit-log", "Arn": {"Fn::GetAtt": ["PauseChangeAuditLog", "Arn"]}}]
+
+
+def test_the_audit_log_is_kept_for_years_and_outlives_the_stack(resources: dict[str, Any]) -> None:
+    log = resources["PauseChangeAuditLog"]
+    parameter = load_template()["Parameters"]["AuditRetentionDays"]
+
+    assert log["DeletionPolicy"] == log["UpdateReplacePolicy"] == "Retain"
+    assert log["Properties"]["RetentionInDays"] == {"Ref": "AuditRetentionDays"}
+    assert parameter["Default"] >= 400
+    assert min(parameter["AllowedValues"]) >= 400
+
+
+def test_only_this_rule_may_write_the_audit_log(resources: dict[str, Any]) -> None:
+    document = resources["PauseChangeAuditLogPolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"]
+    (statement,) = json.loads(
+        document.replace("${PauseChangeAuditLog.Arn}", "LOG").replace("${PauseChangeAuditRule.Arn}", "RULE")
+    )["Statement"]
+
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == "LOG"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": "RULE"}}
