@@ -64,7 +64,7 @@ def ensure_entry(event: dict[str, Any]) -> str:
 def carry_over(old_table: str, table: str, token: str) -> str:
     """Copy the switch from the table this stack used before; fail closed when it cannot be read."""
     try:
-        old = store.read_state_of(old_table)
+        old = store.read_state(old_table)
     except Exception as error:
         logger.warning(
             "The old table's entry could not be read: creating the entry PAUSED",

@@ -155,15 +155,6 @@ def parse_if_match(header: str) -> tuple[int, ...] | None:
     return tuple(sorted(versions)[-MAX_IF_MATCH_VERSIONS:])
 
 
-def if_none_match_hits(header: str, version: int) -> bool:
-    """True when an If-None-Match value names this version (weak comparison) or is ``*``. A value that is
-    not an entity tag names no version, so the full answer follows."""
-    header = header.strip()
-    if header == "*":
-        return True
-    return any(tag_version == version for _, tag_version in _entity_tags(header))
-
-
 @dataclass(frozen=True)
 class Preconditions:
     """A request's conditional headers, as RFC 9110 section 13.2.2 lets them count.

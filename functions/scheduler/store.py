@@ -138,9 +138,9 @@ def table_name() -> str:
     return os.environ["TABLE_NAME"]
 
 
-def read_state() -> SchedulerState:
-    """One strongly consistent read of the item."""
-    response = dynamodb_client().get_item(TableName=table_name(), Key=SCHEDULER_KEY, ConsistentRead=True)
+def read_state(table: str | None = None) -> SchedulerState:
+    """One strongly consistent read of the item; of another table's (one this stack replaced) when named."""
+    response = dynamodb_client().get_item(TableName=table or table_name(), Key=SCHEDULER_KEY, ConsistentRead=True)
     item = response.get("Item")
     if item is None:
         raise SchedulerEntryMissing
@@ -344,14 +344,6 @@ def create_if_missing(
         existing: Any = error.response.get("Item") or {}
         return token is not None and existing.get("write_token", {}).get("S") == token
     return True
-
-
-def read_state_of(table: str) -> SchedulerState:
-    """The entry of another table (a table this stack replaced): one strongly consistent read."""
-    item = dynamodb_client().get_item(TableName=table, Key=SCHEDULER_KEY, ConsistentRead=True).get("Item")
-    if item is None:
-        raise SchedulerEntryMissing
-    return _state_from_item(item)
 
 
 def _state_from_item(item: dict[str, Any]) -> SchedulerState:

@@ -143,7 +143,9 @@ def test_an_invalid_idempotency_key_is_400_and_costs_no_round_trip(
 
 
 @pytest.mark.usefixtures("scheduler_entry")
-@pytest.mark.parametrize("key", ['"8e03978e-40d5"', "8e03978e-40d5", '"with \\"quotes\\" inside"'])
+@pytest.mark.parametrize(
+    "key", ['"8e03978e-40d5"', "8e03978e-40d5", '"with \\"quotes\\" inside"'], ids=["quoted", "bare", "escaped-quotes"]
+)
 def test_idempotency_keys_in_the_forms_clients_send_are_accepted(invoke: Any, dynamodb: Any, key: str) -> None:
     request = api_event("PATCH", body='{"is_paused": true}', headers={"Idempotency-Key": key})
 
