@@ -16,7 +16,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 # Installs report on stderr: `make invoke`'s stdout is the function's answer only, even on a first run.
-$(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt scripts/find-python
+$(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt client/pyproject.toml scripts/find-python
 	@echo "Installing the pinned Python packages into $(VENV)/ ..." >&2
 	@{ rm -rf $(VENV) && \
 	  "$$(scripts/find-python)" -m venv $(VENV) && \
@@ -59,7 +59,7 @@ $(SCAN_VENV)/.installed: requirements-scan.txt scripts/find-python
 	touch $@
 
 scan: install $(SCAN_VENV)/.installed  ## bandit, pip-audit, checkov: zero findings or a suppression with its reason
-	bandit --quiet --severity-level low --recursive functions local_stack
+	bandit --quiet --severity-level low --recursive functions local_stack client/src
 	pip-audit --progress-spinner off --requirement functions/scheduler/requirements.txt
 	pip-audit --progress-spinner off
 	$(SCAN_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
@@ -67,8 +67,9 @@ scan: install $(SCAN_VENV)/.installed  ## bandit, pip-audit, checkov: zero findi
 unit: install  ## the pytest suite
 	$(PY) -m pytest
 
-bench: install  ## cold/warm path ratios against bare boto3 on DynamoDB Local; writes bench-results/latest.md
+bench: install  ## cold/warm path ratios against bare boto3, and a watcher fleet, on DynamoDB Local: bench-results/
 	$(PY) scripts/bench.py
+	$(PY) scripts/fleet_bench.py
 
 $(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requirements.txt scripts/find-python
 	rm -rf $(MUTATE_VENV)

@@ -1,0 +1,237 @@
+"""``SchedulerClient``: GET and PATCH /scheduler/, signed, conditional, retried only where that is safe."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, cast
+
+from botocore.awsrequest import AWSRequest, AWSResponse
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import HTTPClientError
+from botocore.httpsession import URLLib3Session
+from botocore.session import Session
+from botocore.utils import get_environ_proxies
+
+from scheduler_client.errors import (
+    Forbidden,
+    InvalidUpdate,
+    PreconditionFailed,
+    RequestRefused,
+    SchedulerError,
+    ServerError,
+    Throttled,
+    Unreachable,
+)
+from scheduler_client.retry import NO_RETRY, RetryPolicy, is_retryable, parse_retry_after
+from scheduler_client.signing import RequestSigner, is_loopback, resolve_region
+from scheduler_client.state import SchedulerState, parse_http_date, same_version
+
+# pause()/resume() re-read and retry after a 412 this many times: enough for operators racing each other,
+# bounded so that a switch flipped in a loop by someone else ends in an error rather than a spin.
+CONDITIONAL_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``ensure`` did: the state now, and whether this call wrote it."""
+
+    state: SchedulerState
+    written: bool
+
+
+class SchedulerClient:
+    """The scheduler resource at ``url`` (the stack's ``ApiUrl`` output, e.g.
+    ``https://abc123.execute-api.eu-west-1.amazonaws.com/Prod/scheduler/``).
+
+    Requests are signed with SigV4 for ``execute-api`` through botocore's credential chain (``profile`` picks
+    a named profile) unless the URL is a loopback address (the local stack); ``sign`` forces either way. The
+    region comes from an ``execute-api`` host, else ``region``, else the profile or environment.
+    Reads, and writes (each carries its own ``Idempotency-Key``), are retried on 429, 502, 503, 504 and
+    connection errors as ``retry`` says; everything else raises at once (see ``scheduler_client.errors``).
+    """
+
+    def __init__(  # noqa: PLR0913 - keyword-only options, as the package documents them
+        self,
+        url: str,
+        *,
+        region: str | None = None,
+        profile: str | None = None,
+        sign: bool | None = None,
+        timeout: float = 5.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"The scheduler URL must start with https:// (or http:// for the local stack): {url!r}")
+        self.url = url
+        self.retry = retry or RetryPolicy()
+        self._signer: RequestSigner | None = None
+        if sign if sign is not None else not is_loopback(url):
+            session = Session(profile=profile)
+            self._signer = RequestSigner(session, resolve_region(url, region, session))
+        # botocore types timeout as int; urllib3 takes any number of seconds.
+        self._http = URLLib3Session(timeout=cast("int", timeout), proxies=get_environ_proxies(url))
+
+    @property
+    def signs(self) -> bool:
+        return self._signer is not None
+
+    def get(self) -> SchedulerState:
+        """The switch now."""
+        return _state_of(self._exchange("GET", {}, None, self.retry))
+
+    def get_if_changed(self, etag: str | None, *, retry: bool = True) -> SchedulerState | None:
+        """The switch if its version is no longer ``etag`` (sent as If-None-Match); None when unchanged (304,
+        which carries no body). ``retry=False`` makes one attempt (the watcher has its own backoff)."""
+        headers = {"If-None-Match": etag} if etag is not None else {}
+        response = self._exchange("GET", headers, None, self.retry if retry else NO_RETRY)
+        if response.status_code == 304:
+            return None
+        return _state_of(response)
+
+    def set_paused(
+        self, value: bool, *, if_match: str | None = None, idempotency_key: str | None = None
+    ) -> SchedulerState:
+        """Write ``is_paused`` (only if the version is still ``if_match``, when given) and return the new state.
+        One logical write: its retries carry the same Idempotency-Key, so a lost answer is never written twice."""
+        key = idempotency_key or str(uuid.uuid4())
+        headers = {"Content-Type": "application/json", "Idempotency-Key": json.dumps(key)}
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        body = json.dumps({"is_paused": value}).encode()
+        return _state_of(self._exchange("PATCH", headers, body, self.retry))
+
+    def pause(self, *, if_match: str | None = None) -> SchedulerState:
+        """Pause unless already paused; see ``ensure``."""
+        return self.ensure(True, if_match=if_match).state
+
+    def resume(self, *, if_match: str | None = None) -> SchedulerState:
+        """Resume unless already resumed; see ``ensure``."""
+        return self.ensure(False, if_match=if_match).state
+
+    def ensure(self, value: bool, *, if_match: str | None = None) -> Outcome:
+        """Read, and write ``value`` only if the switch differs, conditionally on the version just read; after a
+        412 (someone wrote in between) read again, at most ``CONDITIONAL_WRITE_ATTEMPTS`` times.
+
+        With ``if_match`` the caller names the version it decided on: if the switch is no longer at it,
+        ``PreconditionFailed`` is raised and nothing is written, even when the value is already the wanted one.
+        """
+        for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
+            current = self.get()
+            if if_match is not None and not same_version(current.etag, if_match):
+                raise PreconditionFailed(
+                    f"The scheduler is at {current.etag}, not {if_match}: someone changed it. Check and retry.",
+                    current_etag=current.etag,
+                )
+            if current.is_paused is value:
+                return Outcome(current, written=False)
+            try:
+                # The tag just read (strong), not the caller's (perhaps W/): If-Match compares strongly.
+                return Outcome(self.set_paused(value, if_match=current.etag), written=True)
+            except PreconditionFailed:
+                if if_match is not None:
+                    raise
+        raise PreconditionFailed(
+            f"The scheduler changed under each of {CONDITIONAL_WRITE_ATTEMPTS} conditional writes; nothing written.",
+            current_etag=None,
+        )
+
+    def request(
+        self, method: str, headers: dict[str, str] | None = None, body: bytes | None = None, *, signed: bool = True
+    ) -> AWSResponse:
+        """One raw exchange, no retry and no mapping of statuses to errors (``scheduler check`` uses it to
+        see what AWS answers an unsigned request). Connection failures still raise ``Unreachable``."""
+        return self._send(method, headers or {}, body, signed=signed)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SchedulerClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _exchange(self, method: str, headers: dict[str, str], body: bytes | None, policy: RetryPolicy) -> AWSResponse:
+        started = policy.clock()
+        attempt = 0
+        while True:
+            try:
+                response = self._send(method, headers, body)
+                error = error_of(response)
+                if error is None:
+                    return response
+            except Unreachable as unreachable:
+                error = unreachable
+            attempt += 1
+            if attempt >= policy.max_attempts or not is_retryable(error):
+                raise error
+            delay = policy.delay(attempt - 1, getattr(error, "retry_after", None))
+            if policy.clock() - started + delay > policy.total:
+                raise error
+            policy.sleep(delay)
+
+    def _send(self, method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> AWSResponse:
+        request = AWSRequest(method=method, url=self.url, data=body, headers={"Accept": "application/json", **headers})
+        if signed and self._signer is not None:
+            self._signer.sign(request)
+        try:
+            return self._http.send(request.prepare())
+        except (HTTPClientError, BotocoreConnectionError) as error:  # refused, reset, timeouts, proxy, TLS
+            raise Unreachable(f"{method} {self.url}: no answer ({error})") from error
+
+
+def error_of(response: AWSResponse) -> SchedulerError | None:
+    """The exception a response means; None for 2xx and 304."""
+    status = response.status_code
+    if 200 <= status < 300 or status == 304:
+        return None
+    text = _text_of(response)
+    if status == 400:
+        return InvalidUpdate(text, status=status)
+    if status in (401, 403):
+        return Forbidden(text, status=status)
+    if status == 412:
+        return PreconditionFailed(text, current_etag=response.headers.get("ETag"))
+    if status in (429, 503):
+        return Throttled(text, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if status >= 500:
+        return ServerError(text, status=status)
+    return RequestRefused(text, status=status)
+
+
+def _text_of(response: AWSResponse) -> str:
+    """The service's text; AWS's own refusals (403 from IAM, 429 from the stage throttle) are JSON
+    ``{"message": ...}`` or ``{"Message": ...}``."""
+    text = response.content.decode("utf-8", errors="replace").strip()
+    if "json" in (response.headers.get("Content-Type") or ""):
+        try:
+            document: Any = json.loads(text)
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            message = document.get("message") or document.get("Message")
+            if isinstance(message, str):
+                text = message
+    return " ".join(text.split()) or f"HTTP {response.status_code} without a message"
+
+
+def _state_of(response: AWSResponse) -> SchedulerState:
+    try:
+        document: Any = json.loads(response.content)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or not isinstance(document.get("is_paused"), bool):
+        raise ServerError(
+            f"HTTP {response.status_code} without the scheduler's state in its body: is the URL the scheduler's?",
+            status=response.status_code,
+        )
+    return SchedulerState(
+        is_paused=document["is_paused"],
+        etag=response.headers.get("ETag"),
+        last_modified=parse_http_date(response.headers.get("Last-Modified")),
+    )

@@ -1,0 +1,68 @@
+"""The scheduler's state as the service answers it: the value, its entity tag and when it was written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """``is_paused`` with the ``etag`` that names its version (for If-Match / If-None-Match) and
+    ``last_modified``, the time of the write that set it (None when the service did not say)."""
+
+    is_paused: bool
+    etag: str | None
+    last_modified: datetime | None
+
+    @property
+    def version(self) -> int | None:
+        """The version the ETag names (``"7"`` is 7); None for a tag of another form."""
+        opaque = opaque_tag(self.etag)
+        return int(opaque) if opaque is not None and opaque.isascii() and opaque.isdigit() else None
+
+    def describe(self) -> str:
+        """One line for people: ``paused (version 7, since 2026-11-29 08:00:00 UTC)``."""
+        details = [f"version {self.version}" if self.version is not None else f"etag {self.etag or 'none'}"]
+        if self.last_modified is not None:
+            details.append(f"since {format_time(self.last_modified)}")
+        return f"{'paused' if self.is_paused else 'resumed'} ({', '.join(details)})"
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``scheduler status --json`` prints."""
+        return {
+            "is_paused": self.is_paused,
+            "etag": self.etag,
+            "version": self.version,
+            "last_modified": self.last_modified.isoformat() if self.last_modified is not None else None,
+        }
+
+
+def opaque_tag(etag: str | None) -> str | None:
+    """The quoted part of an entity tag, weak or strong (``W/"7"`` and ``"7"`` give ``7``)."""
+    if etag is None:
+        return None
+    tag = etag.strip().removeprefix("W/")
+    return tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else None
+
+
+def same_version(first: str | None, second: str | None) -> bool:
+    """Weak comparison of two entity tags (RFC 9110 section 8.8.3.2)."""
+    return opaque_tag(first) is not None and opaque_tag(first) == opaque_tag(second)
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (``Last-Modified``, ``Retry-After``) as an aware UTC time; None if absent or malformed."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,214 @@
+"""The `scheduler` command in-process (main(argv)) against a scripted server: targets, output, exit codes,
+one-line errors. Its runs against the real local stack are in tests/integration/test_client_local_stack.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scheduler_client.cli import main
+from tests.client.conftest import Answer, ScriptedServer, state_answer
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's usage errors
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_status_prints_one_line(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(state_answer(True, 7))
+    assert run(capsys, "status", "--url", server.url) == (0, "paused (version 7, since 2026-11-29 08:00:00 UTC)\n", "")
+
+
+def test_status_json(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(state_answer(False, 8))
+    code, out, _ = run(capsys, "--json", "status", "--url", server.url)
+    assert code == 0
+    assert json.loads(out) == {
+        "is_paused": False,
+        "etag": '"8"',
+        "version": 8,
+        "last_modified": "2026-11-29T08:00:00+00:00",
+    }
+
+
+def test_the_url_can_come_from_the_environment(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEDULER_URL", server.url)
+    server.play(state_answer(True, 7))
+    assert run(capsys, "status")[0] == 0
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ((), "the following arguments are required"),
+        (("status",), "no target: give --url URL, --stack NAME or set SCHEDULER_URL"),
+        (("status", "--url", "http://127.0.0.1:1/", "--stack", "s"), "give --url or --stack, not both"),
+        (("flip", "--url", "http://127.0.0.1:1/"), "invalid choice"),
+        (("status", "--url", "ftp://x/"), "must start with https://"),
+        (("watch", "--interval", "soon", "--url", "http://127.0.0.1:1/"), "invalid float value"),
+    ],
+    ids=["no-command", "no-target", "two-targets", "unknown-command", "not-http", "bad-interval"],
+)
+def test_usage_errors_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...], message: str
+) -> None:
+    monkeypatch.delenv("SCHEDULER_URL", raising=False)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "message"),
+    [
+        (
+            Answer(500, "The scheduler entry is missing from the database.", {"Content-Type": "text/plain"}),
+            1,
+            "The scheduler entry is missing from the database.",
+        ),
+        (
+            Answer(403, '{"message":"Missing Authentication Token"}', {"Content-Type": "application/json"}),
+            4,
+            "Missing Authentication Token",
+        ),
+        (Answer(404, "No resource here.", {"Content-Type": "text/plain"}), 1, "No resource here."),
+    ],
+    ids=["500", "403", "404"],
+)
+def test_service_errors_exit_with_their_code_and_text(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], answer: Answer, code: int, message: str
+) -> None:
+    server.play(answer)
+    assert run(capsys, "status", "--url", server.url) == (code, "", f"scheduler: {message}\n")
+
+
+def test_unreachable_exits_4_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    from local_stack.dynamodb_local import free_port
+
+    code, out, err = run(capsys, "status", "--url", f"http://127.0.0.1:{free_port()}/scheduler/", "--timeout", "1")
+    assert (code, out) == (4, "")
+    assert err.startswith("scheduler: GET http://127.0.0.1:")
+    assert "Traceback" not in err
+    assert err.count("\n") == 1
+
+
+def test_pause_when_already_paused_says_so_and_writes_nothing(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(state_answer(True, 7))
+    code, out, _ = run(capsys, "pause", "--url", server.url)
+    assert code == 0
+    assert out == "already paused, nothing written: paused (version 7, since 2026-11-29 08:00:00 UTC)\n"
+    assert [r.method for r in server.received] == ["GET"]
+
+
+def test_pause_json_prints_the_status_object(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(state_answer(False, 7), state_answer(True, 8, status=201))
+    code, out, _ = run(capsys, "pause", "--json", "--url", server.url)
+    assert code == 0
+    assert json.loads(out)["is_paused"] is True
+    assert json.loads(out)["etag"] == '"8"'
+
+
+@pytest.mark.parametrize("given", ['"6"', "6", 'W/"6"'])
+def test_a_stale_if_match_exits_3_and_writes_nothing(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    server.play(state_answer(False, 7))
+    code, out, err = run(capsys, "pause", "--if-match", given, "--url", server.url)
+    assert (code, out) == (3, "")
+    assert 'The scheduler is at "7"' in err
+    assert [r.method for r in server.received] == ["GET"]
+
+
+def test_an_if_match_without_quotes_means_that_version(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(state_answer(False, 7), state_answer(True, 8, status=201))
+    assert run(capsys, "pause", "--if-match", "7", "--url", server.url)[0] == 0
+    assert server.received[1].headers["if-match"] == '"7"'
+
+
+def describe_stacks_answer(url: str) -> Answer:
+    """CloudFormation's DescribeStacks answer (query protocol, XML) for a stack with an ApiUrl output."""
+    return Answer(
+        200,
+        '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult>'
+        "<Stacks><member><StackName>scheduler-prod</StackName><StackId>arn:aws:cloudformation:eu-west-1:"
+        "123456789012:stack/scheduler-prod/1</StackId><CreationTime>2026-11-29T08:00:00Z</CreationTime>"
+        "<StackStatus>CREATE_COMPLETE</StackStatus><Outputs><member><OutputKey>TableName</OutputKey>"
+        f"<OutputValue>t</OutputValue></member><member><OutputKey>ApiUrl</OutputKey><OutputValue>{url}"
+        "</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult>"
+        "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>",
+        {"Content-Type": "text/xml"},
+    )
+
+
+@pytest.fixture
+def cloudformation(monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> ScriptedServer:
+    """A scripted CloudFormation endpoint (botocore honours AWS_ENDPOINT_URL_CLOUDFORMATION)."""
+    scripted = ScriptedServer()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", scripted.url.removesuffix("/Prod/scheduler/"))
+    return scripted
+
+
+def test_stack_reads_the_api_url_output(
+    server: ScriptedServer, cloudformation: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloudformation.play(describe_stacks_answer(server.url))
+    server.play(state_answer(True, 7))
+    code = run(capsys, "status", "--stack", "scheduler-prod", "--region", "eu-west-1")
+    cloudformation.close()
+    assert code == (0, "paused (version 7, since 2026-11-29 08:00:00 UTC)\n", "")
+    request = cloudformation.received[0]
+    assert b"Action=DescribeStacks" in request.body
+    assert b"StackName=scheduler-prod" in request.body
+    assert "/eu-west-1/cloudformation/aws4_request" in request.headers["authorization"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "aws_code", "exit_code"),
+    [(400, "Sender", "ValidationError", 1), (403, "Sender", "AccessDenied", 4)],
+    ids=["no-such-stack", "access-denied"],
+)
+def test_stack_errors(
+    cloudformation: ScriptedServer,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    code: str,
+    aws_code: str,
+    exit_code: int,
+) -> None:
+    cloudformation.play(
+        Answer(
+            status,
+            f"<ErrorResponse><Error><Type>{code}</Type><Code>{aws_code}</Code><Message>Stack with id nope does not "
+            "exist</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+            {"Content-Type": "text/xml"},
+        )
+    )
+    result = run(capsys, "status", "--stack", "nope", "--region", "eu-west-1")
+    cloudformation.close()
+    assert result == (exit_code, "", "scheduler: stack nope: Stack with id nope does not exist\n")
+
+
+def test_a_stack_without_the_output_is_not_the_schedulers(
+    cloudformation: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloudformation.play(
+        Answer(200, describe_stacks_answer("x").body.replace("ApiUrl", "Other"), {"Content-Type": "text/xml"})
+    )
+    result = run(capsys, "status", "--stack", "scheduler-prod", "--region", "eu-west-1")
+    cloudformation.close()
+    assert result == (1, "", "scheduler: stack scheduler-prod has no ApiUrl output: is it the scheduler's stack?\n")

@@ -1,0 +1,288 @@
+"""SchedulerClient against a scripted server: what each answer becomes, what is retried and how long, and
+how pause/resume read, write conditionally and stop."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from scheduler_client import (
+    Forbidden,
+    InvalidUpdate,
+    PreconditionFailed,
+    RequestRefused,
+    RetryPolicy,
+    SchedulerClient,
+    SchedulerError,
+    SchedulerState,
+    ServerError,
+    Throttled,
+    Unreachable,
+)
+from scheduler_client.retry import parse_retry_after
+from tests.client.conftest import Answer, ScriptedServer, state_answer
+
+
+class FakeTime:
+    """The retry policy's clock and sleep: sleeping advances the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+def client_for(server: ScriptedServer, fake_time: FakeTime, *, jitter: float = 1.0, **policy: float) -> SchedulerClient:
+    retry = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: jitter, **policy)  # type: ignore[arg-type]
+    return SchedulerClient(server.url, retry=retry, timeout=2.0)
+
+
+def text(status: int, body: str, **headers: str) -> Answer:
+    return Answer(status, body, {"Content-Type": "text/plain", **headers})
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+def test_get_returns_the_value_its_etag_and_last_modified(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(True, 7))
+    state = client_for(server, fake_time).get()
+    assert state == SchedulerState(True, '"7"', datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    assert state.version == 7
+    assert state.describe() == "paused (version 7, since 2026-11-29 08:00:00 UTC)"
+    assert server.received[0].method == "GET"
+    assert "if-none-match" not in server.received[0].headers
+
+
+def test_get_if_changed_sends_if_none_match_and_tells_304_apart(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(Answer(304, "", {"ETag": '"7"'}), state_answer(False, 8))
+    client = client_for(server, fake_time)
+    assert client.get_if_changed('"7"') is None
+    assert client.get_if_changed('"7"') == SchedulerState(False, '"8"', datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    assert [r.headers["if-none-match"] for r in server.received] == ['"7"', '"7"']
+
+
+def test_a_body_without_the_state_is_a_server_error_not_a_value(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(Answer(200, '{"is_paused": "yes"}', {"Content-Type": "application/json"}))
+    with pytest.raises(ServerError, match="without the scheduler's state"):
+        client_for(server, fake_time).get()
+
+
+# --- what each answer raises ---------------------------------------------------------------------------------
+
+
+def test_400_is_invalid_update_with_the_service_text(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(400, "Unexpected fields: color. Only is_paused may be updated."))
+    with pytest.raises(InvalidUpdate) as raised:
+        client_for(server, fake_time).set_paused(True)
+    assert (raised.value.status, raised.value.message) == (
+        400,
+        "Unexpected fields: color. Only is_paused may be updated.",
+    )
+    assert len(server.received) == 1
+
+
+def test_403_is_forbidden_with_aws_message(server: ScriptedServer, fake_time: FakeTime) -> None:
+    aws_text = "User: arn:aws:iam::123456789012:user/node is not authorized to perform: execute-api:Invoke"
+    server.play(Answer(403, json.dumps({"Message": aws_text}), {"Content-Type": "application/json"}))
+    with pytest.raises(Forbidden) as raised:
+        client_for(server, fake_time).get()
+    assert raised.value.message == aws_text
+    assert len(server.received) == 1  # not retried
+
+
+def test_412_carries_the_current_etag(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(412, "The scheduler does not meet the request's preconditions.", ETag='"9"'))
+    with pytest.raises(PreconditionFailed) as raised:
+        client_for(server, fake_time).set_paused(True, if_match='"8"')
+    assert raised.value.current_etag == '"9"'
+    assert raised.value.status == 412
+
+
+@pytest.mark.parametrize("status", [404, 405, 415, 422])
+def test_other_4xx_are_refusals(server: ScriptedServer, fake_time: FakeTime, status: int) -> None:
+    server.play(text(status, "no"))
+    with pytest.raises(RequestRefused) as raised:
+        client_for(server, fake_time).get()
+    assert raised.value.status == status
+
+
+def test_500_is_a_server_error_and_not_retried(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(500, "The scheduler entry is missing from the database. An operator must restore it."))
+    with pytest.raises(ServerError, match="entry is missing") as raised:
+        client_for(server, fake_time).get()
+    assert raised.value.status == 500
+    assert len(server.received) == 1
+
+
+def test_no_listener_is_unreachable(fake_time: FakeTime) -> None:
+    from local_stack.dynamodb_local import free_port
+
+    retry = RetryPolicy(max_attempts=1)
+    with pytest.raises(Unreachable, match="no answer"):
+        SchedulerClient(f"http://127.0.0.1:{free_port()}/scheduler/", retry=retry).get()
+
+
+# --- retries ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "kind"),
+    [
+        (text(429, "Too Many Requests"), Throttled),
+        (text(502, "Bad gateway"), ServerError),
+        (text(503, "The scheduler database is busy. Retry the request shortly."), Throttled),
+        (text(504, "Endpoint request timed out"), ServerError),
+    ],
+    ids=["429", "502", "503", "504"],
+)
+def test_transient_answers_are_retried_until_an_answer(
+    server: ScriptedServer, fake_time: FakeTime, first: Answer, kind: type[SchedulerError]
+) -> None:
+    server.play(first, first, state_answer(False, 3))
+    assert client_for(server, fake_time).get().version == 3
+    assert len(server.received) == 3
+    # Full jitter at its top (random() = 1): base * 2**n, 0.2 then 0.4.
+    assert fake_time.sleeps == pytest.approx([0.2, 0.4])
+
+
+def test_backoff_is_capped_and_jittered_from_zero(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(502, "Bad gateway"))
+    with pytest.raises(ServerError):
+        client_for(server, fake_time, max_attempts=6, cap=0.5, total=100).get()
+    assert fake_time.sleeps == pytest.approx([0.2, 0.4, 0.5, 0.5, 0.5])
+    server.received.clear()
+    low = FakeTime()
+    with pytest.raises(ServerError):
+        client_for(server, low, jitter=0.0, max_attempts=3).get()
+    assert low.sleeps == [0.0, 0.0]
+
+
+def test_retry_after_is_honoured_when_longer_than_the_backoff(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(503, "busy", **{"Retry-After": "3"}), state_answer(True, 4))
+    client_for(server, fake_time).get()
+    assert fake_time.sleeps == [3.0]
+
+
+def test_retries_stop_within_the_total_time(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(429, "Too Many Requests", **{"Retry-After": "4"}))
+    with pytest.raises(Throttled) as raised:
+        client_for(server, fake_time, max_attempts=100, total=10.0).get()
+    assert raised.value.retry_after == 4.0
+    assert fake_time.sleeps == [4.0, 4.0]  # a third wait would end after 10 s
+    assert len(server.received) == 3
+
+
+def test_a_write_is_retried_with_one_idempotency_key(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(504, "Endpoint request timed out"), state_answer(True, 5, status=201))
+    state = client_for(server, fake_time).set_paused(True, if_match='"4"')
+    assert state.is_paused is True
+    keys = [r.headers["idempotency-key"] for r in server.received]
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+    assert keys[0].startswith('"')
+    assert keys[0].endswith('"')
+    assert [r.headers["if-match"] for r in server.received] == ['"4"', '"4"']
+    # Another logical write gets another key.
+    server.received.clear()
+    server.play(state_answer(True, 6, status=201))
+    client_for(server, fake_time).set_paused(True)
+    assert server.received[0].headers["idempotency-key"] != keys[0]
+
+
+def test_connection_errors_are_retried(fake_time: FakeTime) -> None:
+    from local_stack.dynamodb_local import free_port
+
+    retry = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: 1.0, max_attempts=3)
+    with pytest.raises(Unreachable):
+        SchedulerClient(f"http://127.0.0.1:{free_port()}/scheduler/", retry=retry).get()
+    assert len(fake_time.sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("5", 5.0),
+        (" 0 ", 0.0),
+        ("Sun, 29 Nov 2026 08:00:30 GMT", 30.0),
+        ("Sun, 29 Nov 2026 07:59:00 GMT", 0.0),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_retry_after_as_seconds_or_an_http_date(value: str | None, seconds: float | None) -> None:
+    now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now=lambda: now) == seconds
+
+
+# --- pause and resume ---------------------------------------------------------------------------------------
+
+
+def test_pause_reads_then_writes_conditionally_on_the_version_read(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(False, 4), state_answer(True, 5, status=201))
+    state = client_for(server, fake_time).pause()
+    assert (state.is_paused, state.version) == (True, 5)
+    get, patch = server.received
+    assert (get.method, patch.method) == ("GET", "PATCH")
+    assert patch.headers["if-match"] == '"4"'
+    assert json.loads(patch.body) == {"is_paused": True}
+
+
+def test_resume_when_already_resumed_writes_nothing(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(False, 4))
+    outcome = client_for(server, fake_time).ensure(False)
+    assert (outcome.written, outcome.state.version) == (False, 4)
+    assert [r.method for r in server.received] == ["GET"]
+
+
+def test_a_412_reads_again_and_converges(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(
+        state_answer(False, 4),
+        text(412, "changed", ETag='"5"'),
+        state_answer(False, 5),
+        state_answer(True, 6, status=201),
+    )
+    assert client_for(server, fake_time).pause().version == 6
+    assert [r.headers.get("if-match") for r in server.received if r.method == "PATCH"] == ['"4"', '"5"']
+
+
+def test_the_412_loop_is_bounded(server: ScriptedServer, fake_time: FakeTime) -> None:
+    # Someone else writes between each of our reads and writes.
+    server.play(*[a for _ in range(5) for a in (state_answer(False, 4), text(412, "changed"))])
+    with pytest.raises(PreconditionFailed, match="each of 5 conditional writes"):
+        client_for(server, fake_time).pause()
+    assert [r.method for r in server.received].count("PATCH") == 5
+
+
+def test_an_explicit_if_match_that_is_stale_writes_nothing(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(True, 9))
+    with pytest.raises(PreconditionFailed) as raised:
+        client_for(server, fake_time).pause(if_match='"8"')
+    assert raised.value.current_etag == '"9"'
+    assert [r.method for r in server.received] == ["GET"]
+
+
+def test_an_explicit_if_match_is_sent_and_a_412_is_not_retried(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(False, 8), text(412, "changed", ETag='"9"'))
+    with pytest.raises(PreconditionFailed):
+        client_for(server, fake_time).pause(if_match='W/"8"')
+    # It names the version weakly; the write carries the strong tag read, which If-Match can match.
+    assert [(r.method, r.headers.get("if-match")) for r in server.received] == [("GET", None), ("PATCH", '"8"')]
+
+
+def test_the_url_must_be_http(fake_time: FakeTime) -> None:
+    with pytest.raises(ValueError, match="must start with https://"):
+        SchedulerClient("abc123.execute-api.eu-west-1.amazonaws.com/Prod/scheduler/")
