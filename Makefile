@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
 MUTATE_VENV := .venv-mutate
-.PHONY: help install run invoke sam test lint unit validate scan build bench mutate clean
+.PHONY: help install run invoke sam test lint unit validate scan build bench mutate restore-entry clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
 
@@ -77,8 +77,11 @@ $(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requireme
 	$(MUTATE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutate.txt
 	touch $@
 
-mutate: $(MUTATE_VENV)/.installed  ## mutation testing of functions/scheduler (mutmut), a score per file: make mutate [MUTANTS='store.*']
+mutate: $(MUTATE_VENV)/.installed  ## mutation testing of functions/scheduler and client/ (mutmut), a score per file: make mutate [MUTANTS='store.*']
 	$(MUTATE_VENV)/bin/python scripts/mutate.py $(MUTANTS)
+
+restore-entry: install  ## put back a missing entry, PAUSED, in a deployed stack: make restore-entry STACK=name [PROFILE=p]
+	$(PY) scripts/restore_entry.py --stack "$(STACK)" $(if $(PROFILE),--profile "$(PROFILE)")
 
 build: install  ## sam build (the deployment package in .aws-sam/)
 	sam build

@@ -197,6 +197,6 @@ def client_environment(endpoint_url: str, table_name: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "POWERTOOLS_SERVICE_NAME": "scheduler",
         "POWERTOOLS_METRICS_NAMESPACE": "SchedulerControl",
-        # What SAM's local runners set: the function believes API Gateway-shaped events without an API alias.
+        # What SAM's local runners set: the function believes API Gateway-shaped events without the live alias.
         "AWS_SAM_LOCAL": "true",
     }

@@ -1,4 +1,4 @@
-"""`make mutate`: mutation testing of the function (mutmut) against the unit tests, with a summary per file.
+"""`make mutate`: mutation testing of the function and the client package (mutmut), a summary per file.
 
 mutmut names each mutant after its module's path, and strips only a leading ``src/``; the function's modules
 are top-level (``store``, not ``functions.scheduler.store``), as in the Lambda package. So the run happens in a
@@ -26,23 +26,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = ROOT / ".mutate"
 SOURCES = ROOT / "functions" / "scheduler"
+CLIENT = ROOT / "client" / "src" / "scheduler_client"
 EQUIVALENTS = ROOT / "mutation-equivalents.toml"
-COPIED = ["tests", "local_stack", "template.yaml", "statemachines", "events", "openapi.yaml"]
+COPIED = [
+    "tests",
+    "local_stack",
+    "scripts",
+    "template.yaml",
+    "statemachines",
+    "events",
+    "openapi.yaml",
+    "samconfig.toml",
+]
 # mutmut's exit codes of the test run under a mutant: 1 is a failing test, the mutant is killed.
 KILLED, SURVIVED = (1, 3), (0, 5)
 
 PYPROJECT = """
 [tool.pytest.ini_options]
 pythonpath = ["."]
-testpaths = ["tests/unit"]
+testpaths = ["tests/unit", "tests/client"]
 addopts = "-q -p no:cacheprovider"
 timeout = 120
 markers = ["integration: not run here"]
 
 [tool.mutmut]
 source_paths = ["src/"]
-also_copy = ["local_stack/", "template.yaml", "statemachines/", "events/", "openapi.yaml"]
-pytest_add_cli_args_test_selection = ["tests/unit/"]
+also_copy = ["local_stack/", "scripts/", "template.yaml", "statemachines/", "events/", "openapi.yaml", "samconfig.toml"]
+pytest_add_cli_args_test_selection = ["tests/unit/", "tests/client/"]
 pytest_add_cli_args = {ignored}
 do_not_mutate_patterns = {patterns}
 """
@@ -59,6 +69,7 @@ def stage() -> None:
     (STAGE / "src").mkdir(parents=True)
     for module in SOURCES.glob("*.py"):
         shutil.copy2(module, STAGE / "src" / module.name)
+    shutil.copytree(CLIENT, STAGE / "src" / CLIENT.name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
@@ -83,7 +94,7 @@ def run(patterns: list[str]) -> int:
 def results() -> dict[str, int | None]:
     """{mutant name: exit code of its test run}, from mutmut's metadata files."""
     outcomes: dict[str, int | None] = {}
-    for meta in (STAGE / "mutants" / "src").glob("*.py.meta"):
+    for meta in (STAGE / "mutants" / "src").rglob("*.py.meta"):
         outcomes.update(json.loads(meta.read_text()).get("exit_code_by_key", {}))
     return outcomes
 
@@ -94,7 +105,7 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
     counts: dict[str, Counter[str]] = {}
     survivors = []
     for name, code in sorted(outcomes.items()):
-        module = name.split(".", 1)[0]
+        module = name.rsplit(".", 1)[0]  # scheduler_client.watcher.xǁPauseWatcherǁpoll__mutmut_3
         if code is None:
             verdict = "not run"
         elif code in KILLED:
@@ -114,8 +125,8 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
         score = f"{count['killed'] / decided:.0%}" if decided else "-"
         other = total - decided - count["equivalent"]
         lines.append(
-            f"| {module}.py | {total} | {count['killed']} | {count['survived']} | {count['equivalent']} "
-            f"| {other} | {score} |"
+            f"| {module.replace('.', '/')}.py | {total} | {count['killed']} | {count['survived']} "
+            f"| {count['equivalent']} | {other} | {score} |"
         )
     return "\n".join(lines), survivors
 

@@ -25,7 +25,7 @@ class LambdaContext:
     function_name: str = "scheduler-test"
     memory_limit_in_mb: int = 512
     # API Gateway invokes the function's API alias (template.yaml: AutoPublishAlias).
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:scheduler-test:api"
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:scheduler-test:live"
     aws_request_id: str = "5f2c9c2e-0000-4000-8000-000000000001"
     log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
 
@@ -44,7 +44,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "TABLE_NAME": TABLE_NAME,
-        "API_ALIAS": "api",
+        "LIVE_ALIAS": "live",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)

@@ -5,8 +5,10 @@ direct invocation (Step Functions) and goes to ``direct_edge``. Both apply the s
 write through the same ``store``.
 
 An event shaped like API Gateway's is believed only when it can have come from API Gateway: the function was
-invoked through its API alias (``API_ALIAS``), which only API Gateway may invoke, or it runs under SAM's local
-tools (``AWS_SAM_LOCAL``). Anyone else could write any identity into ``requestContext``.
+invoked through its live alias (``LIVE_ALIAS``), which only API Gateway, this stack's state machines and its
+heartbeat schedule may invoke (and only API Gateway can shape such an event: the others send fixed inputs of
+their own), or it runs under SAM's local tools (``AWS_SAM_LOCAL``). Anyone else could write any identity into
+``requestContext``.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     if http_edge.is_proxy_event(event):
         if not from_api_gateway(context):
-            logger.warning("An API Gateway event not invoked through the API alias: refused")
+            logger.warning("An API Gateway event not invoked through the live alias: refused")
             raise rules.InvalidSchedulerUpdate(
-                "An API Gateway event is accepted only through the function's API alias. "
+                "An API Gateway event is accepted only through the function's live alias. "
                 'Direct callers send {"is_paused": true} or {"is_paused": false}.'
             )
         return http_edge.handle(event, request_id)
@@ -38,11 +40,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def from_api_gateway(context: Any) -> bool:
-    """True when this invocation came through the alias that only API Gateway may invoke (or SAM's local
-    tools, which set AWS_SAM_LOCAL=true)."""
+    """True when this invocation came through the live alias, which no caller outside this stack may invoke
+    (or SAM's local tools, which set AWS_SAM_LOCAL=true)."""
     if os.environ.get("AWS_SAM_LOCAL") == "true":
         return True
-    alias = os.environ.get("API_ALIAS")
+    alias = os.environ.get("LIVE_ALIAS")
     arn = getattr(context, "invoked_function_arn", None)
     # arn:aws:lambda:region:account:function:name:qualifier; an unqualified ARN has no eighth part.
     parts = arn.split(":") if isinstance(arn, str) else []

@@ -5,6 +5,8 @@ answer, ``"caller"`` names who is asking (the state machine execution) for the a
 ``"idempotency_key"`` makes a retried call (a Step Functions task retry) its own success. The answer is
 ``{"is_paused": bool, "etag": "..."}``.
 
+The heartbeat: ``{"action": "heartbeat"}`` reads the switch and emits its state and age as metrics.
+
 Maintenance windows: ``{"action": "open_window", "wait_seconds": N, "caller": <execution>}`` pauses under
 the window's lease; ``{"action": "close_window", "caller": <execution>}`` ends it (store.open_window /
 close_window). Their answers add ``"outcome"``.
@@ -25,7 +27,7 @@ from typing import Any
 
 import rules
 import store
-from observability import logger, record_pause_change
+from observability import logger, record_entry_missing, record_heartbeat, record_pause_change
 
 CONTROL_FIELDS = ("if_match", "caller", "idempotency_key")
 WINDOW_ACTIONS = ("open_window", "close_window")
@@ -49,6 +51,9 @@ class SchedulerInternalError(Exception):
 def handle(event: Any, request_id: str) -> dict[str, Any]:
     try:
         return _handle(event, request_id)
+    except store.SchedulerEntryMissing:
+        record_entry_missing("direct")
+        raise
     except _PASSED_THROUGH:
         raise
     except Exception:
@@ -70,6 +75,8 @@ def _handle(event: Any, request_id: str) -> dict[str, Any]:
         raise rules.InvalidSchedulerUpdate(f'Field "caller" must be a string of 1 to {MAX_CALLER_LENGTH} characters.')
     write = store.WriteRequest(actor=actor_for(caller), token=_token(event, caller, request_id), request_id=request_id)
     action = event.get("action")
+    if action == "heartbeat":
+        return _heartbeat(event)
     if action is not None:
         return _window(action, event, caller, write)
     fields = {name: value for name, value in event.items() if name not in CONTROL_FIELDS}
@@ -121,6 +128,24 @@ def _window(action: Any, event: dict[str, Any], caller: str, write: store.WriteR
         answer["holds_lease"] = result.lease_expires_at is not None
         answer["lease_expires_at"] = result.lease_expires_at
     return answer
+
+
+def _heartbeat(event: dict[str, Any]) -> dict[str, Any]:
+    """The schedule's read (template.yaml: SchedulerHeartbeat), so the alarms on the switch fire without any
+    traffic: the state and its age as metrics; a missing entry as the SchedulerEntryMissing metric (answered,
+    not raised: the alarm on it pages, a function error would page twice). An entry that cannot be read
+    raises, and the missing heartbeat metric is what pages then."""
+    unexpected = sorted(name for name in event if name not in ("action", "caller"))
+    if unexpected:
+        raise rules.InvalidSchedulerUpdate(f"A heartbeat takes no other field; unexpected: {', '.join(unexpected)}.")
+    try:
+        state = store.read_state()
+    except store.SchedulerEntryMissing:
+        record_entry_missing("heartbeat")
+        return {"outcome": "entry_missing"}
+    paused_seconds = rules.paused_seconds(state.is_paused, state.updated_at, store.clock())
+    record_heartbeat(state.is_paused, paused_seconds)
+    return {**_answer(state), "outcome": "read", "paused_seconds": paused_seconds}
 
 
 def max_window_seconds() -> int:

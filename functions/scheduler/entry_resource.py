@@ -54,11 +54,22 @@ def ensure_entry(event: dict[str, Any]) -> str:
         old_table = properties.get("CarryOverFromTable")
     # CloudFormation's request id: the same when it (or botocore) sends this request again.
     token = f"cloudformation:{event.get('RequestId')}"
-    if not old_table or old_table == table:
-        created = store.create_if_missing(actor=ACTOR, token=token, table=table)
-        logger.info("Scheduler entry ensured", extra={"table": table, "entry_created": created})
-        return "Scheduler entry created, not paused." if created else "Scheduler entry kept as it was."
-    return carry_over(str(old_table), table, token)
+    if old_table and old_table != table:
+        return carry_over(str(old_table), table, token)
+    if event.get("RequestType") == "Update":
+        # The stack's own table has lost its entry (deleted by hand, or a restore without it): the fleet is
+        # failing closed now, and must stay paused until someone knows the switch's last state.
+        created = store.create_if_missing(actor=f"{ACTOR}:fail-closed", token=token, is_paused=True, table=table)
+        logger.info("Scheduler entry ensured on update", extra={"table": table, "entry_created": created})
+        if not created:
+            return "Scheduler entry kept as it was."
+        return (
+            "Scheduler entry was missing and is created PAUSED. Find its last state in the audit log, "
+            "then resume it by hand."
+        )
+    created = store.create_if_missing(actor=ACTOR, token=token, table=table)
+    logger.info("Scheduler entry ensured", extra={"table": table, "entry_created": created})
+    return "Scheduler entry created, not paused." if created else "Scheduler entry kept as it was."
 
 
 def carry_over(old_table: str, table: str, token: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import rules
 import store
-from observability import logger, record_pause_change
+from observability import logger, record_entry_missing, record_pause_change
 
 SCHEDULER_PATHS = ("/scheduler", "/scheduler/")
 ALLOWED_METHODS = "GET, HEAD, PATCH"
@@ -70,7 +70,7 @@ def handle(event: dict[str, Any], request_id: str) -> Response:
     except rules.IdempotencyKeyReused as error:
         return text_response(422, str(error))
     except store.SchedulerEntryMissing:
-        logger.error("The scheduler entry is missing")
+        record_entry_missing("http")
         return text_response(500, MISSING_ENTRY_TEXT)
     except Exception as error:  # the last line of defence: the client gets a fixed text, the log gets all
         code = _aws_error_code(error)

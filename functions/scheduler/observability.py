@@ -1,7 +1,15 @@
-"""Structured logs, and a log line and a metric when the pause switch flips.
+"""Structured logs, and the metrics the alarms watch (CloudWatch embedded metric format, namespace
+SchedulerControl):
 
-The Logger is created at import (cheap); Metrics are imported only on the rare path that flips the
-switch, so the cold start of a GET does not pay for them.
+    PauseStateChanged       a write flipped the switch                    dimensions service, is_paused
+    SchedulerEntryMissing   a request, a direct call or the heartbeat     dimensions service, stage
+                            met no entry (metadata: which path)
+    SchedulerPaused         the heartbeat's read: 1 paused, 0 resumed     dimensions service, stage
+    SchedulerPausedSeconds  the heartbeat's read: seconds since the write dimensions service, stage
+                            that paused (0 when resumed)
+
+The Logger is created at import (cheap); Metrics are imported only on the rare paths that emit them (a
+flip, a missing entry, the heartbeat), so the cold start of a GET does not pay for them.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import store
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "scheduler")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SchedulerControl")
+STAGE = os.environ.get("STAGE", "local")
 
 logger = Logger(service=SERVICE)
 
@@ -39,3 +48,29 @@ def record_pause_change(state: store.SchedulerState) -> None:
     with single_metric(name="PauseStateChanged", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE)
         metric.add_dimension(name="is_paused", value=str(state.is_paused).lower())
+
+
+def record_entry_missing(path: str) -> None:
+    """Every path that meets a missing entry says so: an ERROR line and the SchedulerEntryMissing metric,
+    which pages (template.yaml: SchedulerEntryMissingAlarm)."""
+    logger.error("The scheduler entry is missing", extra={"path": path})
+    _emit_stage_metrics({"SchedulerEntryMissing": (1, "Count")}, path=path)
+
+
+def record_heartbeat(is_paused: bool, paused_seconds: float) -> None:
+    """The heartbeat's read, as the two metrics its alarms watch: the switch, and how long it has been paused."""
+    _emit_stage_metrics(
+        {"SchedulerPaused": (int(is_paused), "Count"), "SchedulerPausedSeconds": (paused_seconds, "Seconds")},
+        path="heartbeat",
+    )
+
+
+def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str) -> None:
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+    metrics.add_dimension(name="stage", value=STAGE)
+    for name, (value, unit) in values.items():
+        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+    metrics.add_metadata(key="path", value=path)
+    metrics.flush_metrics()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -208,8 +208,7 @@ def read_outcome(preconditions: Preconditions, version: int, last_modified: date
     if preconditions.none_match_any or version in (preconditions.none_match or ()):
         return 304
     if (
-        preconditions.none_match is None
-        and preconditions.modified_since is not None
+        preconditions.modified_since is not None  # parse_preconditions leaves it out under If-None-Match
         and last_modified is not None
         and not _modified_after(last_modified, preconditions.modified_since)
     ):
@@ -217,18 +216,32 @@ def read_outcome(preconditions: Preconditions, version: int, last_modified: date
     return 200
 
 
+def paused_seconds(is_paused: bool, updated_at: str | None, now: datetime) -> float:
+    """How long the switch has been paused: since the last write that paused it (a repeated pause is
+    someone confirming it, and restarts the count); 0 when it is not paused. A pause whose time is unknown
+    (an entry restored by hand) counts from the epoch: too long, so the alarm asks someone to look."""
+    if not is_paused:
+        return 0.0
+    since = _iso_time(updated_at) or datetime.fromtimestamp(0, UTC)
+    return max(0.0, round((now - since).total_seconds(), 3))
+
+
 def last_modified_of(updated_at: str | None) -> datetime | None:
     """The HTTP Last-Modified of an ISO 8601 ``updated_at``, to the second (HTTP dates have no fractions);
     None when there is none or it is not a time this service wrote."""
+    moment = _iso_time(updated_at)
+    return moment.replace(microsecond=0) if moment is not None else None
+
+
+def _iso_time(updated_at: str | None) -> datetime | None:
+    """An aware time from an ISO 8601 ``updated_at``; None when absent, malformed or without a zone."""
     if not updated_at:
         return None
     try:
         moment = datetime.fromisoformat(updated_at)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.replace(microsecond=0)
+    return moment if moment.tzinfo is not None else None
 
 
 def unmodified_limit(since: datetime) -> datetime:

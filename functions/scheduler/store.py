@@ -351,9 +351,8 @@ def _state_from_item(item: dict[str, Any]) -> SchedulerState:
         is_paused = item["is_paused"]["BOOL"]
         version = int(item.get("version", {"N": "0"})["N"])
     except (KeyError, TypeError, ValueError) as error:
+        # A switch of another type (S, N, NULL) has no BOOL key: DynamoDB's BOOL is always a boolean.
         raise CorruptSchedulerEntry(f"unexpected item attributes: {_shape(item)}") from error
-    if not isinstance(is_paused, bool):
-        raise CorruptSchedulerEntry(f"is_paused is not a boolean: {_shape(item)}")
     previous = item.get("previous_is_paused", {}).get("BOOL")
     leases = {holder: int(value["N"]) for holder, value in item.get("leases", {}).get("M", {}).items() if "N" in value}
     return SchedulerState(

@@ -237,3 +237,19 @@ def test_a_missing_entry_is_named_in_the_message(invoke: Any, dynamodb: Any) -> 
     with pytest.raises(store.SchedulerEntryMissing) as raised:
         invoke({"is_paused": True})
     assert str(raised.value) == "The scheduler entry is missing from the database."
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize(
+    ("if_match", "message"),
+    [('"7"', "the scheduler is at version 1"), ('W/"1"', "no version of the scheduler was named")],
+    ids=["another-version", "no-version"],
+)
+def test_a_failed_precondition_tells_the_state_machine_why(invoke: Any, if_match: str, message: str) -> None:
+    import store
+
+    # Step Functions shows this message as the error's cause.
+    with pytest.raises(store.PreconditionFailed) as raised:
+        invoke({"is_paused": True, "if_match": if_match})
+
+    assert str(raised.value) == message

@@ -247,16 +247,33 @@ def test_a_re_created_stack_carries_over_from_the_table_it_is_given(
     assert item["version"] == {"N": "9"}
 
 
-def test_a_first_create_is_not_paused_and_says_so(
-    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any
+NO_ENTRY_YET = {
+    # A new stack's new table: the service starts running.
+    "create": (False, "cloudformation", "Scheduler entry created, not paused."),
+    # The stack's own table lost its entry: the fleet fails closed now, and a deploy must not un-pause it.
+    "update": (
+        True,
+        "cloudformation:fail-closed",
+        "Scheduler entry was missing and is created PAUSED. Find its last state in the audit log, then resume it "
+        "by hand.",
+    ),
+}
+
+
+@pytest.mark.parametrize(("request_type", "outcome"), NO_ENTRY_YET.items(), ids=NO_ENTRY_YET.keys())
+def test_a_create_starts_not_paused_and_an_update_that_finds_no_entry_fails_closed(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any, request_type: str, outcome: tuple[bool, str, str]
 ) -> None:
-    run(cfn_event("create", response_url), lambda_context)
+    is_paused, updated_by, reason = outcome
+
+    run(cfn_event(request_type, response_url), lambda_context)
 
     item = stored_item(dynamodb)
     assert item is not None
-    assert item["is_paused"] == {"BOOL": False}
-    assert item["updated_by"] == {"S": "cloudformation"}
-    assert response_url.only_answer()["Reason"] == "Scheduler entry created, not paused."
+    assert item["is_paused"] == {"BOOL": is_paused}
+    assert item["updated_by"] == {"S": updated_by}
+    answer = response_url.only_answer()
+    assert (answer["Status"], answer["Reason"]) == ("SUCCESS", reason)
 
 
 @pytest.mark.parametrize(
@@ -555,3 +572,12 @@ def test_an_update_answers_with_the_physical_id_cloudformation_holds(
     run(event, lambda_context)
 
     assert response_url.only_answer()["PhysicalResourceId"] == "scheduler-entry-made-by-an-older-version"
+
+
+def test_an_update_keeps_an_entry_that_is_there(
+    dynamodb: Any, scheduler_entry: dict[str, Any], response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    run(cfn_event("update", response_url), lambda_context)
+
+    assert stored_item(dynamodb) == scheduler_entry
+    assert response_url.only_answer()["Reason"] == "Scheduler entry kept as it was."

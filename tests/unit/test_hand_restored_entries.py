@@ -94,11 +94,10 @@ def test_an_entry_without_a_boolean_switch_is_the_fixed_500_and_its_shape_is_log
     assert response["statusCode"] == 500
     assert response["headers"]["Content-Type"] == "text/plain"
     assert response["body"] == INTERNAL_ERROR_TEXT
-    logged = json.dumps(logs())
-    assert "unexpected item attributes" in logged or "is_paused is not a boolean" in logged
-    # The shape: each attribute with its DynamoDB type, no value.
-    assert "'version': 'N'" in logged
-    assert "'pk': 'S'" in logged
+    (error,) = [line for line in logs() if line["level"] == "ERROR"]
+    # What is wrong, and the shape: each attribute with its DynamoDB type, never a value.
+    shape = {"pk": "S", "version": "N", **{name: next(iter(value)) for name, value in switch.items()}}
+    assert f"CorruptSchedulerEntry: unexpected item attributes: {shape}" in error["exception"]
 
 
 @pytest.mark.parametrize("switch", ODD_SWITCHES.values(), ids=ODD_SWITCHES.keys())
@@ -115,6 +114,8 @@ def test_a_valid_patch_repairs_an_entry_without_a_boolean_switch(
     item = stored_item(dynamodb)
     assert item is not None
     assert item["is_paused"] == {"BOOL": True}
+    # The switch before, as it was; DynamoDB's NULL (only ever true) when there was none: a repair, not a flip.
+    assert item["previous_is_paused"] == switch.get("is_paused", {"NULL": True})
 
 
 @pytest.mark.usefixtures("restored_by_hand")

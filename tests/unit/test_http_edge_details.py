@@ -189,3 +189,136 @@ def test_unknown_paths_and_methods_say_where_the_scheduler_is(invoke: Any) -> No
     response = invoke(api_event("POST", body="{}"))
     assert response["body"] == 'Method "POST" is not allowed here. Use GET, HEAD or PATCH.'
     assert response["headers"]["Allow"] == "GET, HEAD, PATCH"
+
+
+# Headers as API Gateway may pass them
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_header_given_only_in_multi_value_headers_counts(invoke: Any) -> None:
+    event = api_event("GET")
+    event["headers"] = None
+    event["multiValueHeaders"] = {"If-None-Match": ['"1"']}
+
+    assert invoke(event)["statusCode"] == 304
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_null_header_values_are_no_headers(invoke: Any, dynamodb: Any) -> None:
+    event = api_event("PATCH", body='{"is_paused": true}')
+    event["headers"]["If-Match"] = None
+    event["multiValueHeaders"]["If-Match"] = None
+
+    assert invoke(event)["statusCode"] == 201
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_an_if_match_list_with_junk_still_names_its_versions(invoke: Any) -> None:
+    event = api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": 'junk, W/"1", "1"'})
+
+    assert invoke(event)["statusCode"] == 201
+
+
+# Location
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_location_prefers_the_gateways_domain_to_the_host_header(invoke: Any) -> None:
+    event = api_event("PATCH", body='{"is_paused": true}', headers={"Host": "internal.example"})
+    event["requestContext"]["domainName"] = "abc123.execute-api.eu-west-1.amazonaws.com"
+
+    location = invoke(event)["headers"]["Location"]
+
+    assert (
+        location == f"https://abc123.execute-api.eu-west-1.amazonaws.com/{event['requestContext']['stage']}/scheduler/"
+    )
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_location_without_domain_host_or_scheme_is_https_localhost(invoke: Any) -> None:
+    event = api_event("PATCH", body='{"is_paused": true}', headers={"X-Forwarded-Proto": " "})
+    del event["requestContext"]["domainName"]
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers.pop("Host", None)
+
+    location = invoke(event)["headers"]["Location"]
+
+    assert location == f"https://localhost/{event['requestContext']['stage']}/scheduler/"
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_location_is_the_requested_path_when_the_context_path_is_a_resource(invoke: Any) -> None:
+    event = api_event("PATCH", body='{"is_paused": true}')
+    event["requestContext"]["path"] = "/scheduler"  # a local gateway's resource, not the path requested
+
+    location = invoke(event)["headers"]["Location"]
+
+    assert location == f"https://{event['requestContext']['domainName']}/scheduler/"
+
+
+# Exact texts of the other refusals
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_base64_body_with_characters_outside_the_alphabet_is_refused(invoke: Any, dynamodb: Any) -> None:
+    event = api_event("PATCH", body='{"is_paused": true}')
+    event["body"] += "!"
+
+    response = invoke(event)
+
+    assert (response["statusCode"], response["body"]) == (400, "The request body is not valid base64.")
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_body_of_exactly_the_limit_is_read(invoke: Any) -> None:
+    body = '{"is_paused": true' + " " * (1024 - len('{"is_paused": true}')) + "}"
+    assert len(body) == 1024
+
+    assert invoke(api_event("PATCH", body=body))["statusCode"] == 201
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_an_event_without_a_path_is_the_root(invoke: Any) -> None:
+    event = api_event("GET")
+    del event["path"]
+
+    assert invoke(event)["body"] == 'No resource at "/". The scheduler is at /scheduler/.'
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_stale_if_match_says_what_to_do(invoke: Any) -> None:
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": '"7"'}))
+
+    assert response["statusCode"] == 412
+    assert response["body"] == (
+        "The scheduler does not meet the request's preconditions (If-Match, If-Unmodified-Since or "
+        "If-None-Match). GET it again and retry."
+    )
+    assert response["headers"]["ETag"] == '"1"'
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json; charset=utf8", 201),
+        ('application/json; charset="utf-8"', 201),
+        ("application/json; charset=UTF-8", 201),
+        ("application/json; charset=utf-8=x", 415),
+    ],
+    ids=["utf8", "quoted", "upper-case", "two-equals"],
+)
+def test_charset_parameters(invoke: Any, content_type: str, status: int) -> None:
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"Content-Type": content_type}))
+
+    assert response["statusCode"] == status
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_another_charset_is_415_naming_it(invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]) -> None:
+    response = invoke(
+        api_event("PATCH", body='{"is_paused": true}', headers={"Content-Type": "application/json; charset=Latin-1"})
+    )
+
+    assert (response["statusCode"], response["body"]) == (415, 'Charset "latin-1" is not supported: JSON is UTF-8.')
+    assert stored_item(dynamodb) == scheduler_entry

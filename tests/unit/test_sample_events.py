@@ -46,6 +46,7 @@ def test_api_event_file_gives_its_documented_outcome(
 # File name -> the answer, or the name of the exception, as documented in events/README.md.
 DIRECT_OUTCOMES: dict[str, dict[str, Any] | str] = {
     "direct/read.json": {"is_paused": False, "etag": '"1"'},
+    "direct/heartbeat.json": {"is_paused": False, "etag": '"1"', "outcome": "read", "paused_seconds": 0.0},
     "direct/pause.json": {"is_paused": True, "etag": '"2"'},
     "direct/resume.json": {"is_paused": False, "etag": '"2"'},
     "direct/resume-if-unchanged.json": "PreconditionFailed",

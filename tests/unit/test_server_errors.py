@@ -45,6 +45,7 @@ def test_throttling_is_503_with_retry_after(invoke: Any, stubbed: Stubber, code:
 
     assert response["statusCode"] == 503
     assert response["headers"]["Content-Type"] == "text/plain"
+    assert response["body"] == "The scheduler database is busy. Retry the request shortly."
     assert int(response["headers"]["Retry-After"]) >= 1
 
 

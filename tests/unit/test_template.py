@@ -57,7 +57,9 @@ def test_the_entry_function_may_create_in_the_table_and_read_only_the_tables_it_
 
 def test_every_route_is_iam_authorised(resources: dict[str, Any]) -> None:
     api = resources["SchedulerApi"]["Properties"]
-    events = resources["SchedulerFunction"]["Properties"]["Events"]
+    events = {
+        name: e for name, e in resources["SchedulerFunction"]["Properties"]["Events"].items() if e["Type"] == "Api"
+    }
 
     assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
     assert all("Auth" not in event["Properties"] for event in events.values())
@@ -70,7 +72,10 @@ def test_the_stage_is_throttled_and_access_logged(resources: dict[str, Any]) -> 
 
     assert api["MethodSettings"][0]["ThrottlingRateLimit"]
     assert api["MethodSettings"][0]["ThrottlingBurstLimit"]
-    assert "DestinationArn" in api["AccessLogSetting"]
+    condition, logged, off = api["AccessLogSetting"]["Fn::If"]  # on unless ApiAccessLogging=Off
+    assert condition == "AccessLogsOn"
+    assert "DestinationArn" in logged
+    assert off == {"Ref": "AWS::NoValue"}
 
 
 def test_bodies_reach_the_function_byte_exact(resources: dict[str, Any]) -> None:
@@ -95,12 +100,14 @@ STATE_MACHINES = ["SetSchedulerPauseStateMachine", "MaintenanceWindowStateMachin
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
-def test_state_machines_may_invoke_only_the_scheduler_function(resources: dict[str, Any], machine: str) -> None:
+def test_state_machines_may_invoke_only_the_scheduler_functions_live_alias(
+    resources: dict[str, Any], machine: str
+) -> None:
     statements = _statements(resources[machine])
     invoking = [statement for statement in statements if "lambda:InvokeFunction" in statement["Action"]]
     others = [statement for statement in statements if statement not in invoking]
 
-    assert [statement["Resource"] for statement in invoking] == [{"Fn::GetAtt": ["SchedulerFunction", "Arn"]}]
+    assert [statement["Resource"] for statement in invoking] == [{"Ref": "SchedulerFunction.Alias"}]
     assert all(action.startswith("logs:") for statement in others for action in statement["Action"])
 
 

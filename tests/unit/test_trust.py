@@ -1,5 +1,6 @@
-"""An audit trail no caller can forge: an API Gateway-shaped event is believed only through the API alias that
-only API Gateway may invoke (or under SAM's local tools); anything else is a direct call, recorded as such."""
+"""An audit trail no caller can forge: an API Gateway-shaped event is believed only through the live alias, which
+no caller outside the stack may invoke (or under SAM's local tools); anything else is a direct call, recorded
+as such."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def _forged_patch() -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "invoked_arn",
-    [UNQUALIFIED, f"{UNQUALIFIED}:7", f"{UNQUALIFIED}:other", "arn:aws:lambda:eu-west-1:123456789012:function:api"],
+    [UNQUALIFIED, f"{UNQUALIFIED}:7", f"{UNQUALIFIED}:other", "arn:aws:lambda:eu-west-1:123456789012:function:live"],
     ids=["unqualified", "a-version", "another-alias", "a-function-named-like-the-alias"],
 )
 def test_a_proxy_event_not_through_the_api_alias_fails_before_any_write(
@@ -33,7 +34,7 @@ def test_a_proxy_event_not_through_the_api_alias_fails_before_any_write(
     dynamodb_calls.operations.clear()
     context = LambdaContext(invoked_function_arn=invoked_arn, aws_request_id=next_request_id())
 
-    with pytest.raises(rules.InvalidSchedulerUpdate, match="only through the function's API alias"):
+    with pytest.raises(rules.InvalidSchedulerUpdate, match="only through the function's live alias"):
         app.lambda_handler(_forged_patch(), context)
 
     assert dynamodb_calls.operations == []
@@ -56,7 +57,7 @@ def test_without_api_alias_configured_no_proxy_event_is_believed(
     import app
     import rules
 
-    monkeypatch.delenv("API_ALIAS")
+    monkeypatch.delenv("LIVE_ALIAS")
 
     with pytest.raises(rules.InvalidSchedulerUpdate):
         app.lambda_handler(_forged_patch(), LambdaContext(aws_request_id=next_request_id()))

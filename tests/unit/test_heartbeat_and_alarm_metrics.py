@@ -1,0 +1,192 @@
+"""Alarms watch metrics the code really emits. Each code path runs here and its EMF output is captured: the
+heartbeat's read (state and age), the missing entry on every path that meets it, a flip. Then every alarm of
+the SAM-translated template on a custom metric must find that metric emitted with the same namespace, name
+and dimensions (names and values)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import observability
+import store
+from tests.conftest import TABLE_NAME, api_event
+from tests.unit.test_translated_template import translate
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+WINDOW = "arn:aws:states:eu-west-1:123456789012:execution:MaintenanceWindow:w-1"
+HEARTBEAT = {"action": "heartbeat", "caller": "heartbeat"}
+
+
+def emitted(output: str) -> list[dict[str, Any]]:
+    """The EMF documents in the captured output."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def declared(document: dict[str, Any]) -> set[tuple[str, str, frozenset[tuple[str, str]]]]:
+    """(namespace, metric name, {dimension: value}) of everything one EMF document declares."""
+    found = set()
+    for directive in document["_aws"]["CloudWatchMetrics"]:
+        for dimension_set in directive["Dimensions"]:
+            dimensions = frozenset((name, str(document[name])) for name in dimension_set)
+            for metric in directive["Metrics"]:
+                found.add((directive["Namespace"], metric["Name"], dimensions))
+    return found
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    def set_now(moment: datetime) -> None:
+        monkeypatch.setattr(store, "clock", lambda: moment)
+
+    return set_now
+
+
+# --- the heartbeat ---------------------------------------------------------------------------------------
+
+
+def test_the_heartbeat_emits_the_switch_and_how_long_it_has_been_paused(
+    invoke: Any, scheduler_entry: Any, clock: Callable[[datetime], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock(NOW - timedelta(hours=5))
+    invoke({"is_paused": True})
+    clock(NOW)
+    capsys.readouterr()
+
+    answer = invoke(HEARTBEAT)
+
+    assert answer == {"is_paused": True, "etag": '"2"', "outcome": "read", "paused_seconds": 18000.0}
+    (document,) = emitted(capsys.readouterr().out)
+    assert (document["SchedulerPaused"], document["SchedulerPausedSeconds"]) == ([1.0], [18000.0])
+    assert (document["service"], document["stage"], document["path"]) == ("scheduler", observability.STAGE, "heartbeat")
+
+
+def test_a_resumed_switch_has_been_paused_for_zero_seconds(
+    invoke: Any, scheduler_entry: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = invoke(HEARTBEAT)
+
+    assert (answer["is_paused"], answer["paused_seconds"]) == (False, 0.0)
+    (document,) = emitted(capsys.readouterr().out)
+    assert (document["SchedulerPaused"], document["SchedulerPausedSeconds"]) == ([0.0], [0.0])
+
+
+def test_a_pause_of_unknown_age_counts_as_too_long(
+    invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dynamodb.put_item(TableName=TABLE_NAME, Item={"pk": {"S": "scheduler"}, "is_paused": {"BOOL": True}})
+
+    answer = invoke(HEARTBEAT)
+
+    assert answer["paused_seconds"] > 50 * 365 * 86400  # since the epoch: someone should look
+
+
+def test_the_heartbeat_writes_nothing_and_takes_no_other_field(
+    invoke: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any
+) -> None:
+    import rules
+
+    invoke(HEARTBEAT)
+    assert dynamodb_calls.operations == ["GetItem"]
+    with pytest.raises(rules.InvalidSchedulerUpdate, match="unexpected: is_paused"):
+        invoke({**HEARTBEAT, "is_paused": False})
+
+
+def test_the_heartbeat_answers_a_missing_entry_with_the_metric_not_an_error(
+    invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert invoke(HEARTBEAT) == {"outcome": "entry_missing"}
+
+    (document,) = emitted(capsys.readouterr().out)
+    assert document["SchedulerEntryMissing"] == [1.0]
+    assert document["path"] == "heartbeat"
+    assert "SchedulerPaused" not in document  # no state: the state-unknown alarm's metric stays missing
+
+
+def test_an_unreadable_entry_fails_the_heartbeat_without_a_state_metric(
+    invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import direct_edge
+
+    def unreadable(table: str | None = None) -> Any:
+        raise RuntimeError("AccessDeniedException")
+
+    monkeypatch.setattr(store, "read_state", unreadable)
+
+    with pytest.raises(direct_edge.SchedulerInternalError):
+        invoke(HEARTBEAT)
+
+    assert emitted(capsys.readouterr().out) == []  # SchedulerStateUnknownAlarm counts missing samples
+
+
+# --- the missing entry, on every path that meets it ---------------------------------------------------------
+
+PATHS_MEETING_A_MISSING_ENTRY: dict[str, tuple[Any, str]] = {
+    "http-get": (api_event("GET"), "http"),
+    "http-head": (api_event("HEAD"), "http"),
+    "http-patch": (api_event("PATCH", body='{"is_paused": true}'), "http"),
+    "direct-read": ({}, "direct"),
+    "direct-write": ({"is_paused": True}, "direct"),
+    "open-window": ({"action": "open_window", "wait_seconds": 60, "caller": WINDOW}, "direct"),
+    "close-window": ({"action": "close_window", "caller": WINDOW}, "direct"),
+    "heartbeat": (HEARTBEAT, "heartbeat"),
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "path"), PATHS_MEETING_A_MISSING_ENTRY.values(), ids=PATHS_MEETING_A_MISSING_ENTRY.keys()
+)
+def test_every_path_that_meets_a_missing_entry_emits_the_metric(
+    invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str], event: Any, path: str
+) -> None:
+    with contextlib.suppress(store.SchedulerEntryMissing):  # the direct edge raises it for state machines
+        invoke(event)
+
+    documents = [d for d in emitted(capsys.readouterr().out) if "SchedulerEntryMissing" in d]
+    assert [(d["SchedulerEntryMissing"], d["path"]) for d in documents] == [([1.0], path)]
+
+
+# --- alarms watch what is emitted ---------------------------------------------------------------------------
+
+
+def every_metric_the_code_emits(invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> set[Any]:
+    for event, _ in PATHS_MEETING_A_MISSING_ENTRY.values():
+        with contextlib.suppress(store.SchedulerEntryMissing):
+            invoke(event)
+    store.create_if_missing(actor="test-setup")
+    invoke({"is_paused": True})
+    invoke({"is_paused": False})
+    invoke(HEARTBEAT)
+    return {metric for document in emitted(capsys.readouterr().out) for metric in declared(document)}
+
+
+def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
+    invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = translate()
+    # The function's STAGE is the Stage parameter, so an alarm's {"Ref": "Stage"} is the value the code uses.
+    assert template["Resources"]["SchedulerFunction"]["Properties"]["Environment"]["Variables"]["STAGE"] == {
+        "Ref": "Stage"
+    }
+    emitted_metrics = every_metric_the_code_emits(invoke, dynamodb, capsys)
+    watched = []
+    for name, alarm in template["Resources"].items():
+        if alarm["Type"] != "AWS::CloudWatch::Alarm" or alarm["Properties"].get("Namespace") != "SchedulerControl":
+            continue
+        properties = alarm["Properties"]
+        dimensions = frozenset(
+            (d["Name"], observability.STAGE if d["Value"] == {"Ref": "Stage"} else d["Value"])
+            for d in properties["Dimensions"]
+        )
+        watched.append(name)
+        assert (properties["Namespace"], properties["MetricName"], dimensions) in emitted_metrics, name
+    assert sorted(watched) == [
+        "SchedulerEntryMissingAlarm",
+        "SchedulerPausedTooLongAlarm",
+        "SchedulerStateUnknownAlarm",
+    ]
