@@ -27,7 +27,13 @@ from typing import Any
 
 import rules
 import store
-from observability import logger, record_entry_missing, record_heartbeat, record_pause_change
+from observability import (
+    logger,
+    record_direct_refusal,
+    record_entry_missing,
+    record_heartbeat,
+    record_pause_change,
+)
 
 CONTROL_FIELDS = ("if_match", "caller", "idempotency_key")
 WINDOW_ACTIONS = ("open_window", "close_window")
@@ -51,10 +57,10 @@ class SchedulerInternalError(Exception):
 def handle(event: Any, request_id: str) -> dict[str, Any]:
     try:
         return _handle(event, request_id)
-    except store.SchedulerEntryMissing:
-        record_entry_missing("direct")
-        raise
-    except _PASSED_THROUGH:
+    except _PASSED_THROUGH as refusal:
+        if isinstance(refusal, store.SchedulerEntryMissing):
+            record_entry_missing("direct")
+        record_direct_refusal(type(refusal).__name__)
         raise
     except Exception:
         logger.exception("Unexpected error")

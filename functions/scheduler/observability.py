@@ -7,6 +7,8 @@ SchedulerControl):
     SchedulerPaused         the heartbeat's read: 1 paused, 0 resumed     dimensions service, stage
     SchedulerPausedSeconds  the heartbeat's read: seconds since the write dimensions service, stage
                             that paused (0 when resumed)
+    DirectCallRefused       the direct edge raised a named refusal (a      dimensions service, stage
+                            caller's mistake, not a fault; metadata: which)
 
 The Logger is created at import (cheap); Metrics are imported only on the rare paths that emit them (a
 flip, a missing entry, the heartbeat), so the cold start of a GET does not pay for them.
@@ -57,6 +59,13 @@ def record_entry_missing(path: str) -> None:
     _emit_stage_metrics({"SchedulerEntryMissing": (1, "Count")}, path=path)
 
 
+def record_direct_refusal(error: str) -> None:
+    """A direct call answered with a named refusal (InvalidSchedulerUpdate, PreconditionFailed, ...). Lambda counts
+    it among the function's Errors; the function-errors alarm subtracts this count, so a pipeline's stale
+    If-Match does not page anyone or roll a deploy back."""
+    _emit_stage_metrics({"DirectCallRefused": (1, "Count")}, path="direct", error=error)
+
+
 def record_heartbeat(is_paused: bool, paused_seconds: float) -> None:
     """The heartbeat's read, as the two metrics its alarms watch: the switch, and how long it has been paused."""
     _emit_stage_metrics(
@@ -65,7 +74,7 @@ def record_heartbeat(is_paused: bool, paused_seconds: float) -> None:
     )
 
 
-def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str) -> None:
+def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str, error: str | None = None) -> None:
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
     metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
@@ -73,4 +82,6 @@ def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str) -> N
     for name, (value, unit) in values.items():
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
     metrics.add_metadata(key="path", value=path)
+    if error is not None:
+        metrics.add_metadata(key="error", value=error)
     metrics.flush_metrics()

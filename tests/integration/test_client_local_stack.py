@@ -255,3 +255,14 @@ def test_a_watcher_across_a_stack_stop_and_start(own_stack: LocalStack) -> None:
             assert watcher.is_paused() is False  # recovered
         finally:
             restarted.stop()
+
+
+def test_usage_errors_exit_2_with_one_line(local_stack: LocalStack) -> None:
+    unknown = scheduler("flip", url=local_stack.url)
+    no_target = subprocess.run(  # noqa: S603
+        [SCHEDULER, "status"], capture_output=True, text=True, timeout=60, check=False, env={"PATH": "/usr/bin:/bin"}
+    )
+
+    assert (unknown.returncode, unknown.stdout, unknown.stderr.count("\n")) == (2, "", 1)
+    assert (no_target.returncode, no_target.stdout) == (2, "")
+    assert no_target.stderr == "scheduler: no target: give --url URL, --stack NAME or set SCHEDULER_URL\n"

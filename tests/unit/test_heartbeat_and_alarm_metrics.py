@@ -159,34 +159,72 @@ def every_metric_the_code_emits(invoke: Any, dynamodb: Any, capsys: pytest.Captu
         with contextlib.suppress(store.SchedulerEntryMissing):
             invoke(event)
     store.create_if_missing(actor="test-setup")
+    with contextlib.suppress(store.PreconditionFailed):
+        invoke({"is_paused": True, "if_match": '"7"'})
     invoke({"is_paused": True})
     invoke({"is_paused": False})
     invoke(HEARTBEAT)
     return {metric for document in emitted(capsys.readouterr().out) for metric in declared(document)}
 
 
+def custom_metrics_watched(alarm: dict[str, Any]) -> list[tuple[str, str, frozenset[tuple[str, str]]]]:
+    """(namespace, name, {dimension: value}) of each of our metrics an alarm reads, alone or in metric math;
+    the Stage parameter resolved to the value the code uses (template: Globals STAGE is the Stage parameter)."""
+    properties = alarm["Properties"]
+    metrics = (
+        [properties]
+        if "MetricName" in properties
+        else [m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m]
+    )
+    return [
+        (
+            metric["Namespace"],
+            metric["MetricName"],
+            frozenset(
+                (d["Name"], observability.STAGE if d["Value"] == {"Ref": "Stage"} else d["Value"])
+                for d in metric["Dimensions"]
+            ),
+        )
+        for metric in metrics
+        if metric["Namespace"] == "SchedulerControl"
+    ]
+
+
 def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
     invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     template = translate()
-    # The function's STAGE is the Stage parameter, so an alarm's {"Ref": "Stage"} is the value the code uses.
     assert template["Resources"]["SchedulerFunction"]["Properties"]["Environment"]["Variables"]["STAGE"] == {
         "Ref": "Stage"
     }
     emitted_metrics = every_metric_the_code_emits(invoke, dynamodb, capsys)
-    watched = []
-    for name, alarm in template["Resources"].items():
-        if alarm["Type"] != "AWS::CloudWatch::Alarm" or alarm["Properties"].get("Namespace") != "SchedulerControl":
-            continue
-        properties = alarm["Properties"]
-        dimensions = frozenset(
-            (d["Name"], observability.STAGE if d["Value"] == {"Ref": "Stage"} else d["Value"])
-            for d in properties["Dimensions"]
-        )
-        watched.append(name)
-        assert (properties["Namespace"], properties["MetricName"], dimensions) in emitted_metrics, name
+    watched = {}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and custom_metrics_watched(resource):
+            watched[name] = custom_metrics_watched(resource)
+    for name, metrics in watched.items():
+        for metric in metrics:
+            assert metric in emitted_metrics, (name, metric)
     assert sorted(watched) == [
+        "FunctionErrorsAlarm",
         "SchedulerEntryMissingAlarm",
         "SchedulerPausedTooLongAlarm",
         "SchedulerStateUnknownAlarm",
     ]
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_refused_direct_call_is_counted_and_an_internal_error_is_not(
+    invoke: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import direct_edge
+
+    with pytest.raises(store.PreconditionFailed):
+        invoke({"is_paused": True, "if_match": '"7"'})
+    refused = [d for d in emitted(capsys.readouterr().out) if "DirectCallRefused" in d]
+    assert [(d["DirectCallRefused"], d["error"]) for d in refused] == [([1.0], "PreconditionFailed")]
+
+    monkeypatch.setattr(store, "write_pause", lambda *args: 1 / 0)
+    with pytest.raises(direct_edge.SchedulerInternalError):
+        invoke({"is_paused": True})
+    assert [d for d in emitted(capsys.readouterr().out) if "DirectCallRefused" in d] == []

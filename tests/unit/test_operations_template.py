@@ -121,13 +121,14 @@ def test_api_and_function_alarms_watch_this_api_and_the_live_alias(resources: di
     api = alarm(resources, "ApiServerErrorsAlarm")
     assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
     assert dimensions(api) == {"ApiName": api_name, "Stage": {"Ref": "Stage"}}
-    for name, metric in (("FunctionErrorsAlarm", "Errors"), ("FunctionThrottlesAlarm", "Throttles")):
-        properties = alarm(resources, name)
-        assert (properties["Namespace"], properties["MetricName"]) == ("AWS/Lambda", metric)
-        assert dimensions(properties) == {
-            "FunctionName": {"Ref": "SchedulerFunction"},
-            "Resource": {"Fn::Sub": "${SchedulerFunction}:live"},
-        }
+    live = {"FunctionName": {"Ref": "SchedulerFunction"}, "Resource": {"Fn::Sub": "${SchedulerFunction}:live"}}
+    throttles = alarm(resources, "FunctionThrottlesAlarm")
+    assert (throttles["Namespace"], throttles["MetricName"], dimensions(throttles)) == ("AWS/Lambda", "Throttles", live)
+    # Errors of the live alias, less the refusals the direct edge counts itself (a caller's mistake pages nobody).
+    errors = alarm(resources, "FunctionErrorsAlarm")
+    stage = {"service": "scheduler", "stage": {"Ref": "Stage"}}
+    assert math_metrics(errors) == [("AWS/Lambda", "Errors", live), ("SchedulerControl", "DirectCallRefused", stage)]
+    assert [m["Expression"] for m in errors["Metrics"] if "Expression" in m] == ["errors - FILL(refused, 0)"]
     assert resources[the_alias(resources)]["Properties"]["Name"] == "live"
 
 
