@@ -4,6 +4,8 @@ one-line errors. Its runs against the real local stack are in tests/integration/
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 
 import pytest
 
@@ -212,3 +214,109 @@ def test_a_stack_without_the_output_is_not_the_schedulers(
     result = run(capsys, "status", "--stack", "scheduler-prod", "--region", "eu-west-1")
     cloudformation.close()
     assert result == (1, "", "scheduler: stack scheduler-prod has no ApiUrl output: is it the scheduler's stack?\n")
+
+
+# --- check and watch, in-process ----------------------------------------------------------------------------
+
+
+def check_lines(out: str) -> list[tuple[str, str, str]]:
+    rows = []
+    for line in out.splitlines():
+        name, verdict, detail = (part.strip() for part in line.split("  ") if part.strip())
+        rows.append((name, verdict, detail))
+    return rows
+
+
+def test_check_holds_when_every_answer_is_right(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(
+        state_answer(True, 7),
+        Answer(304, "", {"ETag": '"7"'}),
+        Answer(412, "stale", {"Content-Type": "text/plain", "ETag": '"7"'}),
+    )
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 0
+    assert check_lines(out) == [
+        ("signed GET answers 200", "ok", "paused (version 7, since 2026-11-29 08:00:00 UTC)"),
+        ("GET with If-None-Match answers 304", "ok", "304"),
+        ("unsigned GET is refused (403)", "skipped", "skipped: the local stack does not check"),
+        ("PATCH with a stale If-Match answers 412", "ok", '412 for If-Match "6"'),
+    ]
+    _, conditional, patch = server.received
+    assert conditional.headers["if-none-match"] == '"7"'
+    assert (patch.method, patch.headers["if-match"], patch.body) == ("PATCH", '"6"', b'{"is_paused": true}')
+
+
+def test_check_fails_when_a_stale_write_is_accepted(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(state_answer(False, 3), Answer(304, "", {}), state_answer(False, 4, status=201))
+    code, out, _ = run(capsys, "check", "--json", "--url", server.url)
+
+    assert code == 1
+    results = json.loads(out)
+    assert [(r["check"], r["held"]) for r in results] == [
+        ("signed GET answers 200", True),
+        ("GET with If-None-Match answers 304", True),
+        ("unsigned GET is refused (403)", None),
+        ("PATCH with a stale If-Match answers 412", False),
+    ]
+    assert results[3]["detail"] == "it was written!"
+
+
+def test_check_reports_a_failing_read_and_skips_what_needs_it(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(Answer(500, "The scheduler entry is missing from the database.", {"Content-Type": "text/plain"}))
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 1
+    assert check_lines(out)[0] == (
+        "signed GET answers 200",
+        "FAILED",
+        "500: The scheduler entry is missing from the database.",
+    )
+    assert len(server.received) == 1  # nothing else depends on a failed read
+
+
+def test_check_expects_an_unsigned_request_refused_off_loopback(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scheduler_client.cli.is_loopback", lambda url: False)
+    server.play(
+        state_answer(True, 7), Answer(304, "", {}), Answer(200, '{"is_paused": true}', {}), Answer(412, "x", {})
+    )
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 1
+    assert check_lines(out)[2] == ("unsigned GET is refused (403)", "FAILED", "answered 200")
+    assert "authorization" not in server.received[2].headers
+
+
+def ctrl_c() -> None:
+    raise KeyboardInterrupt
+
+
+def test_watch_prints_the_state_with_the_time_and_ends_on_ctrl_c(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scheduler_client.cli.wait_for_ctrl_c", ctrl_c)  # at once: print the state now, then end
+    server.play(state_answer(True, 7))
+
+    code, out, err = run(capsys, "watch", "--url", server.url)
+    json_code, json_out, _ = run(capsys, "watch", "--json", "--url", server.url)
+
+    assert (code, err) == (0, "")
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  paused \(version 7, since 2026-11-29 08:00:00 UTC\)\n", out
+    )
+    line = json.loads(json_out)
+    assert json_code == 0
+    assert (line["is_paused"], line["etag"]) == (True, '"7"')
+    assert datetime.fromisoformat(line["time"]).tzinfo is not None
+
+
+def test_watch_that_cannot_read_exits_with_the_error(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(Answer(403, '{"message":"Forbidden"}', {"Content-Type": "application/json"}))
+
+    assert run(capsys, "watch", "--url", server.url) == (4, "", "scheduler: Forbidden\n")

@@ -241,6 +241,15 @@ def test_pause_reads_then_writes_conditionally_on_the_version_read(server: Scrip
     assert json.loads(patch.body) == {"is_paused": True}
 
 
+def test_resume_writes_false_conditionally(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(True, 4), state_answer(False, 5, status=201))
+    assert client_for(server, fake_time).resume() == SchedulerState(
+        False, '"5"', datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    )
+    assert json.loads(server.received[1].body) == {"is_paused": False}
+    assert server.received[1].headers["if-match"] == '"4"'
+
+
 def test_resume_when_already_resumed_writes_nothing(server: ScriptedServer, fake_time: FakeTime) -> None:
     server.play(state_answer(False, 4))
     outcome = client_for(server, fake_time).ensure(False)

@@ -170,8 +170,12 @@ def watch(client: SchedulerClient, arguments: argparse.Namespace) -> int:
         raise watcher.last_error or SchedulerError("no answer")
     emit(watcher.state)
     with watcher:
-        threading.Event().wait()  # until Ctrl-C
+        wait_for_ctrl_c()
     return OK
+
+
+def wait_for_ctrl_c() -> None:
+    threading.Event().wait()  # KeyboardInterrupt ends it
 
 
 def _watch_printer(arguments: argparse.Namespace) -> Callable[[SchedulerState | None], None]:
