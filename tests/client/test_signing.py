@@ -188,3 +188,16 @@ def test_region_given_beats_the_url_which_beats_the_profile(
 def test_a_custom_domain_without_a_region_is_refused_with_what_to_do(aws_credentials: None) -> None:
     with pytest.raises(ValueError, match=r"Pass region="):
         SchedulerClient("https://scheduler.example.com/scheduler/")
+
+
+def test_the_local_stack_is_reached_directly_whatever_the_proxy_settings(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local_stack.dynamodb_local import free_port
+
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.play(state_answer(False, 1))
+
+    assert SchedulerClient(server.url).get().version == 1

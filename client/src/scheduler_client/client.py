@@ -71,8 +71,10 @@ class SchedulerClient:
         if sign if sign is not None else not is_loopback(url):
             session = Session(profile=profile)
             self._signer = RequestSigner(session, resolve_region(url, region, session))
+        # The environment's proxies (HTTPS_PROXY, NO_PROXY), never for the local stack on this machine.
+        proxies = {} if is_loopback(url) else get_environ_proxies(url)
         # botocore types timeout as int; urllib3 takes any number of seconds.
-        self._http = URLLib3Session(timeout=cast("int", timeout), proxies=get_environ_proxies(url))
+        self._http = URLLib3Session(timeout=cast("int", timeout), proxies=proxies)
 
     @property
     def signs(self) -> bool:
