@@ -60,7 +60,7 @@ class ScriptedServer:
                         Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     answer = server.answers.pop(0) if len(server.answers) > 1 else server.answers[0]
-                payload = answer.body.encode()
+                payload = answer.body.encode("utf-8", errors="surrogateescape")
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -320,3 +321,106 @@ def test_watch_that_cannot_read_exits_with_the_error(
     server.play(Answer(403, '{"message":"Forbidden"}', {"Content-Type": "application/json"}))
 
     assert run(capsys, "watch", "--url", server.url) == (4, "", "scheduler: Forbidden\n")
+
+
+# --- options reach the client; small outputs ------------------------------------------------------------
+
+
+def test_region_profile_and_timeout_reach_the_client(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scheduler_client.cli
+    from scheduler_client import SchedulerClient
+
+    made: list[dict[str, object]] = []
+
+    class Spy(SchedulerClient):
+        def __init__(self, url: str, **options: Any) -> None:
+            made.append({"url": url, **options})
+            super().__init__(url, timeout=options["timeout"])
+
+    monkeypatch.setattr(scheduler_client.cli, "SchedulerClient", Spy)
+    server.play(state_answer(True, 7))
+
+    run(capsys, "status", "--url", server.url, "--region", "eu-central-1", "--profile", "ops", "--timeout", "2.5")
+    run(capsys, "status", "--url", server.url)
+
+    assert made == [
+        {"url": server.url, "region": "eu-central-1", "profile": "ops", "timeout": 2.5},
+        {"url": server.url, "region": None, "profile": None, "timeout": 5.0},
+    ]
+
+
+def test_resume_when_already_resumed_says_so(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(state_answer(False, 8))
+    assert run(capsys, "resume", "--url", server.url) == (
+        0,
+        "already resumed, nothing written: resumed (version 8, since 2026-11-29 08:00:00 UTC)\n",
+        "",
+    )
+
+
+def test_pause_prints_the_new_state(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(state_answer(False, 7), state_answer(True, 8, status=201))
+    assert run(capsys, "pause", "--url", server.url) == (0, "paused (version 8, since 2026-11-29 08:00:00 UTC)\n", "")
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [("7", '"7"'), (" 7 ", '"7"'), ('"7"', '"7"'), ('W/"7"', '"7"'), ("*", '"7"')],
+    ids=["bare", "spaces", "quoted", "weak", "any"],
+)
+def test_if_match_forms(server: ScriptedServer, capsys: pytest.CaptureFixture[str], given: str, sent: str) -> None:
+    server.play(state_answer(False, 7), state_answer(True, 8, status=201))
+    code = run(capsys, "pause", "--if-match", given, "--url", server.url)[0]  # * is any version: as without
+
+    assert code == 0
+    assert server.received[1].headers["if-match"] == sent
+
+
+def test_check_fails_a_read_that_is_not_304_when_nothing_changed(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(state_answer(True, 7), state_answer(True, 7), Answer(412, "stale", {}))
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 1
+    assert out.splitlines()[1] == (
+        "GET with If-None-Match answers 304       FAILED   it answered 200: the switch changed meanwhile, or no 304"
+    )
+
+
+def test_check_of_an_entry_restored_without_a_version_names_one_it_cannot_have(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(state_answer(True, 0), Answer(304, "", {}), Answer(412, "no version", {}))
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 0
+    assert server.received[2].headers["if-match"] == '"no-version"'
+    assert out.splitlines()[3].endswith('412 for If-Match "no-version"')
+
+
+def test_check_passes_an_unsigned_request_refused_with_403(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scheduler_client.cli.is_loopback", lambda url: False)
+    server.play(
+        state_answer(True, 7),
+        Answer(304, "", {}),
+        Answer(403, '{"message":"Missing Authentication Token"}', {"Content-Type": "application/json"}),
+        Answer(412, "x", {}),
+    )
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 0
+    assert check_lines(out)[2] == ("unsigned GET is refused (403)", "ok", "answered 403")
+
+
+def test_check_reports_a_write_path_that_is_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    from scheduler_client.cli import Check, _error_line, _print_checks
+    from scheduler_client.errors import Unreachable
+
+    _print_checks([Check("a", True, "x"), Check("longer name", False, _error_line(Unreachable("down")))], False)
+
+    assert capsys.readouterr().out == "a            ok       x\nlonger name  FAILED   no answer: down\n"

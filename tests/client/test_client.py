@@ -295,3 +295,105 @@ def test_an_explicit_if_match_is_sent_and_a_412_is_not_retried(server: ScriptedS
 def test_the_url_must_be_http(fake_time: FakeTime) -> None:
     with pytest.raises(ValueError, match="must start with https://"):
         SchedulerClient("abc123.execute-api.eu-west-1.amazonaws.com/Prod/scheduler/")
+
+
+# --- details a caller relies on ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind", "status"),
+    [
+        (text(401, "Unauthorized"), Forbidden, 401),
+        (text(403, "Forbidden"), Forbidden, 403),
+        (text(412, "The scheduler does not meet the request's preconditions."), PreconditionFailed, 412),
+        (text(429, "Too Many Requests"), Throttled, 429),
+        (text(300, "Multiple Choices"), RequestRefused, 300),
+    ],
+    ids=["401", "403", "412", "429", "300"],
+)
+def test_each_refusal_carries_its_status_and_the_service_text(
+    server: ScriptedServer, fake_time: FakeTime, answer: Answer, kind: type[SchedulerError], status: int
+) -> None:
+    server.play(answer)
+    with pytest.raises(kind) as raised:
+        client_for(server, fake_time, max_attempts=1).get()
+    assert (raised.value.status, raised.value.message, str(raised.value)) == (status, answer.body, answer.body)
+
+
+def test_a_body_that_is_not_utf8_is_still_a_readable_error(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(Answer(500, "caf\udce9", {"Content-Type": "text/plain"}))  # the server sends the byte 0xE9 alone
+    with pytest.raises(ServerError) as raised:
+        client_for(server, fake_time).get()
+    assert raised.value.message == "caf\ufffd"
+
+
+def test_a_state_answer_without_the_state_says_which_status(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(Answer(201, "created", {"Content-Type": "text/plain"}))
+    with pytest.raises(ServerError) as raised:
+        client_for(server, fake_time).set_paused(True)
+    assert raised.value.status == 201
+
+
+def test_requests_ask_for_json(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(False, 1))
+    client_for(server, fake_time).get()
+    assert server.received[0].headers["accept"] == "application/json"
+
+
+def test_get_if_changed_retries_unless_told_not_to(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(503, "busy"), Answer(304, "", {}))
+    assert client_for(server, fake_time).get_if_changed('"1"') is None
+    assert len(server.received) == 2
+    server.received.clear()
+    server.play(text(503, "busy"), Answer(304, "", {}))
+    with pytest.raises(Throttled):
+        client_for(server, fake_time).get_if_changed('"1"', retry=False)
+    assert len(server.received) == 1
+
+
+def test_a_retry_may_end_exactly_at_the_total_time(server: ScriptedServer) -> None:
+    late = FakeTime()
+    late.now = 1000.0  # the policy measures from the first attempt, not from zero
+    retry = RetryPolicy(sleep=late.sleep, clock=late.clock, random=lambda: 1.0, max_attempts=10, total=8.0)
+    server.play(text(503, "busy", **{"Retry-After": "4"}))
+    with pytest.raises(Throttled):
+        SchedulerClient(server.url, retry=retry).get()
+    assert late.sleeps == [4.0, 4.0]  # 8 s in all is within the total; a third wait is not
+
+
+def test_ensure_says_it_wrote(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(False, 4), state_answer(True, 5, status=201))
+    assert client_for(server, fake_time).ensure(True).written is True
+
+
+def test_the_default_timeout_is_five_seconds() -> None:
+    assert SchedulerClient("http://127.0.0.1:1/scheduler/").timeout == 5.0
+
+
+def test_a_request_that_gets_no_answer_in_time_is_unreachable(fake_time: FakeTime) -> None:
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the connection, never answers
+    try:
+        retry = RetryPolicy(max_attempts=1)
+        client = SchedulerClient(f"http://127.0.0.1:{silent.getsockname()[1]}/scheduler/", timeout=0.2, retry=retry)
+        with pytest.raises(Unreachable, match=r"timeout|timed out"):
+            client.get()
+    finally:
+        silent.close()
+
+
+def test_a_remote_url_goes_through_the_environments_proxy(
+    server: ScriptedServer, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.url.split("/Prod/")[0])
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.play(state_answer(True, 3))
+
+    state = SchedulerClient("http://scheduler.example.invalid/Prod/scheduler/", sign=False).get()
+
+    assert state.version == 3
+    assert server.received[0].path == "http://scheduler.example.invalid/Prod/scheduler/"  # a proxy's request line

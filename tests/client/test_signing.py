@@ -4,6 +4,7 @@ itself checked against AWS's published test vectors, verifies what the client re
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from botocore.awsrequest import AWSRequest
@@ -142,6 +143,7 @@ def test_loopback_urls_are_not_signed_by_default(aws_credentials: None, server: 
         ("http://localhost:3000/scheduler/", True),
         ("http://[::1]:3000/scheduler/", True),
         ("http://127.8.0.1/scheduler/", True),
+        ("http://scheduler.localhost:3000/scheduler/", True),
         ("https://abc123.execute-api.eu-west-1.amazonaws.com/Prod/scheduler/", False),
         ("https://scheduler.example.com/scheduler/", False),
         ("http://10.0.0.5/scheduler/", False),
@@ -201,3 +203,50 @@ def test_the_local_stack_is_reached_directly_whatever_the_proxy_settings(
     server.play(state_answer(False, 1))
 
     assert SchedulerClient(server.url).get().version == 1
+
+
+def test_a_named_profile_signs_with_its_own_credentials(
+    aws_credentials: None, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[operator]\naws_access_key_id = AKIDOPERATOR\naws_secret_access_key = " + SECRET + "\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    server.play(state_answer(False, 1))
+
+    SchedulerClient(server.url, sign=True, region="eu-west-1", profile="operator").get()
+
+    assert _verify(server, 0)["key"] == "AKIDOPERATOR"
+
+
+def test_an_unknown_profile_is_forbidden_with_what_aws_says(aws_credentials: None, server: ScriptedServer) -> None:
+    server.play(state_answer(False, 1))
+    with pytest.raises(Forbidden) as by_region:
+        SchedulerClient("https://scheduler.example.com/scheduler/", profile="nope")
+    with pytest.raises(Forbidden) as by_credentials:
+        SchedulerClient(server.url, sign=True, region="eu-west-1", profile="nope").get()
+
+    assert (by_region.value.status, by_region.value.message) == (
+        None,
+        "AWS configuration: The config profile (nope) could not be found",
+    )
+    assert (by_credentials.value.status, by_credentials.value.message) == (
+        None,
+        "AWS credentials: The config profile (nope) could not be found",
+    )
+    assert server.received == []
+
+
+def test_no_credentials_says_where_they_are_looked_for(
+    aws_credentials: None, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(Forbidden) as raised:
+        SchedulerClient(server.url, sign=True, region="eu-west-1").get()
+    assert (raised.value.status, raised.value.message) == (
+        None,
+        "No AWS credentials found (environment, profile, SSO, container or instance role). "
+        "Set AWS_PROFILE or run `aws sso login`.",
+    )

@@ -260,3 +260,78 @@ def test_arguments_are_checked() -> None:
     for build in make:
         with pytest.raises(ValueError, match=r"must be positive|jitter is a fraction"):
             build()
+
+
+def test_defaults_poll_every_10_seconds_and_go_stale_after_60() -> None:
+    watcher = PauseWatcher(cast(SchedulerClient, ScriptedClient(UNCHANGED)))
+    assert (watcher.interval, watcher.jitter, watcher.max_staleness, watcher.max_backoff) == (10.0, 0.1, 60.0, 60.0)
+    assert watcher.fail_closed is True
+    assert watcher.last_error is None
+
+
+def test_zero_jitter_is_allowed_and_the_messages_say_what_is_wrong() -> None:
+    client = cast(SchedulerClient, ScriptedClient(UNCHANGED))
+    assert PauseWatcher(client, jitter=0).jitter == 0
+    with pytest.raises(ValueError, match=r"^interval and max_staleness must be positive$"):
+        PauseWatcher(client, max_staleness=0)
+    with pytest.raises(ValueError, match=r"^jitter is a fraction of the interval, from 0 up to \(not including\) 1$"):
+        PauseWatcher(client, jitter=1)
+    assert PauseWatcher(client, max_staleness=0.5).max_staleness == 0.5
+
+
+def test_a_short_interval_backs_off_from_itself_without_a_retry_after(clock: Clock) -> None:
+    watcher = watcher_of(ScriptedClient(Unreachable("x")), clock, interval=0.1, jitter=0.1)
+    assert watcher.poll() == pytest.approx(0.2)
+
+
+def test_the_count_of_failures_restarts_after_a_good_read(clock: Clock) -> None:
+    watcher = watcher_of(
+        ScriptedClient(Unreachable("x"), Unreachable("x"), UNCHANGED, Unreachable("x")), clock, interval=2
+    )
+    watcher.poll()
+    watcher.poll()
+    watcher.poll()
+    assert watcher.poll() == pytest.approx(4)  # the first failure again: interval * 2
+
+
+def test_a_bug_is_logged_with_its_traceback_and_a_service_error_as_a_warning(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    watcher = watcher_of(ScriptedClient(ValueError("bug"), ServerError("boom", status=502)), clock)
+    with caplog.at_level(logging.WARNING, logger="scheduler_client.watcher"):
+        watcher.poll()
+        watcher.poll()
+    bug, service = caplog.records
+    assert (bug.levelno, bug.exc_info is not None) == (logging.ERROR, True)
+    assert (service.levelno, service.exc_info) == (logging.WARNING, None)
+
+
+class BlockingClient(ScriptedClient):
+    """A poll that hangs until released, as one against a server that stopped answering mid-request."""
+
+    def __init__(self) -> None:
+        super().__init__(UNCHANGED)
+        self.release = threading.Event()
+
+    def get_if_changed(self, etag: str | None, *, retry: bool = True) -> SchedulerState | None:
+        self.polled.set()
+        self.release.wait(30)
+        return None
+
+
+def test_the_thread_is_named_a_daemon_and_stop_waits_at_most_its_timeout(clock: Clock) -> None:
+    client = BlockingClient()
+    watcher = watcher_of(client, clock, interval=0.01).start()
+    thread = watcher._thread
+    assert thread is not None
+    assert (thread.name, thread.daemon) == ("scheduler-pause-watcher", True)  # never keeps a node from exiting
+    assert client.polled.wait(10)
+    with pytest.raises(RuntimeError, match=r"^this watcher is already started$"):
+        watcher.start()
+
+    watcher.stop(timeout=0.05)  # a poll hangs: stop returns anyway
+
+    assert thread.is_alive()
+    client.release.set()
+    thread.join(10)
+    assert not thread.is_alive()

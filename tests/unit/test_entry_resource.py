@@ -302,14 +302,20 @@ def test_a_creation_whose_answer_is_lost_is_still_reported_as_made(
     assert item["is_paused"] == {"BOOL": True}
 
 
-def test_a_first_create_whose_answer_is_lost_says_created(
-    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any, lose_answers: Any
+@pytest.mark.parametrize(("request_type", "outcome"), NO_ENTRY_YET.items(), ids=NO_ENTRY_YET.keys())
+def test_a_creation_on_create_or_update_whose_answer_is_lost_says_created(
+    dynamodb: Any,
+    response_url: ResponseUrl,
+    lambda_context: Any,
+    lose_answers: Any,
+    request_type: str,
+    outcome: tuple[bool, str, str],
 ) -> None:
     lose_answers("PutItem", 1)
 
-    run(cfn_event("create", response_url), lambda_context)
+    run(cfn_event(request_type, response_url), lambda_context)
 
-    assert response_url.only_answer()["Reason"] == "Scheduler entry created, not paused."
+    assert response_url.only_answer()["Reason"] == outcome[2]
 
 
 # How the answer reaches CloudFormation
@@ -422,22 +428,23 @@ def test_a_failed_reason_without_a_log_stream_is_the_error_alone(
     assert response_url.only_answer()["Reason"] == "ValueError: unknown RequestType 'Rename'"
 
 
-@pytest.mark.parametrize("kind", ["create", "replacement"])
+@pytest.mark.parametrize("kind", ["create", "update", "replacement"])
 def test_the_entry_goes_into_the_table_the_event_names(
     dynamodb: Any, old_table: str, named_table: str, response_url: ResponseUrl, lambda_context: Any, kind: str
 ) -> None:
-    if kind == "create":
-        event = cfn_event("create", response_url)
-    else:
+    if kind == "replacement":
         put_old_entry(dynamodb, True, 4)
         event = replaced_table_event(response_url, old_table)
+    else:
+        event = cfn_event(kind, response_url)
+        event.get("OldResourceProperties", {})["TableName"] = named_table
     event["ResourceProperties"]["TableName"] = named_table
 
     run(event, lambda_context)
 
     created = entry_in(dynamodb, named_table)
     assert created is not None
-    assert created["is_paused"] == {"BOOL": kind == "replacement"}
+    assert created["is_paused"] == {"BOOL": kind != "create"}
     assert stored_item(dynamodb) is None  # not the function's own TABLE_NAME
 
 

@@ -53,16 +53,20 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
 def test_the_heartbeat_emits_the_switch_and_how_long_it_has_been_paused(
     invoke: Any, scheduler_entry: Any, clock: Callable[[datetime], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    clock(NOW - timedelta(hours=5))
+    clock(NOW - timedelta(hours=5, milliseconds=123))  # updated_at is kept to the millisecond
     invoke({"is_paused": True})
     clock(NOW)
     capsys.readouterr()
 
     answer = invoke(HEARTBEAT)
 
-    assert answer == {"is_paused": True, "etag": '"2"', "outcome": "read", "paused_seconds": 18000.0}
+    assert answer == {"is_paused": True, "etag": '"2"', "outcome": "read", "paused_seconds": 18000.123}
     (document,) = emitted(capsys.readouterr().out)
-    assert (document["SchedulerPaused"], document["SchedulerPausedSeconds"]) == ([1.0], [18000.0])
+    assert (document["SchedulerPaused"], document["SchedulerPausedSeconds"]) == ([1.0], [18000.123])
+    assert document["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+        {"Name": "SchedulerPaused", "Unit": "Count"},
+        {"Name": "SchedulerPausedSeconds", "Unit": "Seconds"},
+    ]
     assert (document["service"], document["stage"], document["path"]) == ("scheduler", observability.STAGE, "heartbeat")
 
 
@@ -76,14 +80,30 @@ def test_a_resumed_switch_has_been_paused_for_zero_seconds(
     assert (document["SchedulerPaused"], document["SchedulerPausedSeconds"]) == ([0.0], [0.0])
 
 
-def test_a_pause_of_unknown_age_counts_as_too_long(
-    invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "updated_at", [None, "2026-11-29T08:00:00", "yesterday"], ids=["none", "no-zone", "not-a-time"]
+)
+def test_a_pause_of_unknown_age_counts_from_the_epoch(
+    invoke: Any, dynamodb: Any, clock: Callable[[datetime], None], updated_at: str | None
 ) -> None:
-    dynamodb.put_item(TableName=TABLE_NAME, Item={"pk": {"S": "scheduler"}, "is_paused": {"BOOL": True}})
+    item = {"pk": {"S": "scheduler"}, "is_paused": {"BOOL": True}}
+    if updated_at is not None:
+        item["updated_at"] = {"S": updated_at}
+    dynamodb.put_item(TableName=TABLE_NAME, Item=item)
+    clock(NOW)
 
     answer = invoke(HEARTBEAT)
 
-    assert answer["paused_seconds"] > 50 * 365 * 86400  # since the epoch: someone should look
+    assert answer["paused_seconds"] == NOW.timestamp()  # far too long: the alarm asks someone to look
+
+
+def test_a_pause_made_this_instant_is_zero_seconds_old(
+    invoke: Any, scheduler_entry: Any, clock: Callable[[datetime], None]
+) -> None:
+    clock(NOW)
+    invoke({"is_paused": True})
+
+    assert invoke(HEARTBEAT)["paused_seconds"] == 0.0
 
 
 def test_the_heartbeat_writes_nothing_and_takes_no_other_field(
@@ -93,8 +113,10 @@ def test_the_heartbeat_writes_nothing_and_takes_no_other_field(
 
     invoke(HEARTBEAT)
     assert dynamodb_calls.operations == ["GetItem"]
-    with pytest.raises(rules.InvalidSchedulerUpdate, match="unexpected: is_paused"):
-        invoke({**HEARTBEAT, "is_paused": False})
+    with pytest.raises(rules.InvalidSchedulerUpdate) as raised:
+        invoke({**HEARTBEAT, "is_paused": False, "if_match": '"1"'})
+    assert str(raised.value) == "A heartbeat takes no other field; unexpected: if_match, is_paused."
+    assert dynamodb_calls.operations == ["GetItem"]
 
 
 def test_the_heartbeat_answers_a_missing_entry_with_the_metric_not_an_error(
@@ -222,7 +244,9 @@ def test_a_refused_direct_call_is_counted_and_an_internal_error_is_not(
     with pytest.raises(store.PreconditionFailed):
         invoke({"is_paused": True, "if_match": '"7"'})
     refused = [d for d in emitted(capsys.readouterr().out) if "DirectCallRefused" in d]
-    assert [(d["DirectCallRefused"], d["error"]) for d in refused] == [([1.0], "PreconditionFailed")]
+    assert [(d["DirectCallRefused"], d["error"], d["path"]) for d in refused] == [
+        ([1.0], "PreconditionFailed", "direct")
+    ]
 
     monkeypatch.setattr(store, "write_pause", lambda *args: 1 / 0)
     with pytest.raises(direct_edge.SchedulerInternalError):

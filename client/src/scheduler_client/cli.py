@@ -150,15 +150,21 @@ def status(client: SchedulerClient, arguments: argparse.Namespace) -> int:
     return OK
 
 
-def set_switch(value: bool) -> Callable[[SchedulerClient, argparse.Namespace], int]:
-    def command(client: SchedulerClient, arguments: argparse.Namespace) -> int:
-        outcome = client.ensure(value, if_match=quoted_tag(arguments.if_match))
-        word = "paused" if value else "resumed"
-        line = None if outcome.written else f"already {word}, nothing written: {outcome.state.describe()}"
-        show(arguments, outcome.state, line)
-        return OK
+def pause(client: SchedulerClient, arguments: argparse.Namespace) -> int:
+    return set_switch(client, arguments, True)
 
-    return command
+
+def resume(client: SchedulerClient, arguments: argparse.Namespace) -> int:
+    return set_switch(client, arguments, False)
+
+
+def set_switch(client: SchedulerClient, arguments: argparse.Namespace, value: bool) -> int:
+    """Write only if the switch differs (and, with --if-match, only at that version); say which happened."""
+    outcome = client.ensure(value, if_match=quoted_tag(arguments.if_match))
+    word = "paused" if value else "resumed"
+    line = None if outcome.written else f"already {word}, nothing written: {outcome.state.describe()}"
+    show(arguments, outcome.state, line)
+    return OK
 
 
 def watch(client: SchedulerClient, arguments: argparse.Namespace) -> int:
@@ -266,8 +272,8 @@ def _print_checks(checks: list[Check], as_json: bool) -> None:
 
 COMMANDS: dict[str, Callable[[SchedulerClient, argparse.Namespace], int]] = {
     "status": status,
-    "pause": set_switch(True),
-    "resume": set_switch(False),
+    "pause": pause,
+    "resume": resume,
     "watch": watch,
     "check": check,
 }

@@ -66,6 +66,7 @@ class SchedulerClient:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"The scheduler URL must start with https:// (or http:// for the local stack): {url!r}")
         self.url = url
+        self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._signer: RequestSigner | None = None
         if sign if sign is not None else not is_loopback(url):
@@ -119,7 +120,10 @@ class SchedulerClient:
 
         With ``if_match`` the caller names the version it decided on: if the switch is no longer at it,
         ``PreconditionFailed`` is raised and nothing is written, even when the value is already the wanted one.
+        ``*`` (any version) is the same as none.
         """
+        if if_match is not None and if_match.strip() == "*":
+            if_match = None
         for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
             current = self.get()
             if if_match is not None and not same_version(current.etag, if_match):

@@ -1,0 +1,90 @@
+"""SchedulerState and the small readers of HTTP values it rests on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from scheduler_client import SchedulerState
+from scheduler_client.state import format_time, opaque_tag, parse_http_date, same_version
+
+EIGHT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("state", "line"),
+    [
+        (SchedulerState(True, '"7"', EIGHT), "paused (version 7, since 2026-11-29 08:00:00 UTC)"),
+        (SchedulerState(False, '"8"', EIGHT), "resumed (version 8, since 2026-11-29 08:00:00 UTC)"),
+        (SchedulerState(False, '"8"', None), "resumed (version 8)"),
+        (SchedulerState(True, 'W/"x"', None), 'paused (etag W/"x")'),
+        (SchedulerState(True, None, None), "paused (etag none)"),
+    ],
+    ids=["paused", "resumed", "no-time", "odd-etag", "no-etag"],
+)
+def test_one_line_for_people(state: SchedulerState, line: str) -> None:
+    assert state.describe() == line
+
+
+def test_json_has_the_value_the_tag_the_version_and_the_time() -> None:
+    assert SchedulerState(True, '"7"', EIGHT).to_json() == {
+        "is_paused": True,
+        "etag": '"7"',
+        "version": 7,
+        "last_modified": "2026-11-29T08:00:00+00:00",
+    }
+    assert SchedulerState(True, None, None).to_json()["last_modified"] is None
+
+
+@pytest.mark.parametrize(
+    ("etag", "opaque"),
+    [('"7"', "7"), ('W/"7"', "7"), (' "7" ', "7"), ('""', ""), ('"', None), ("ab", None), ("7", None), (None, None)],
+)
+def test_the_quoted_part_of_an_entity_tag(etag: str | None, opaque: str | None) -> None:
+    assert opaque_tag(etag) == opaque
+
+
+def test_versions_compare_weakly_and_nothing_equals_no_tag() -> None:
+    assert same_version('W/"7"', '"7"')
+    assert not same_version('"7"', '"8"')
+    assert not same_version(None, None)
+    assert not same_version("7", "7")
+
+
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A machine whose local time is 9 hours ahead of UTC: none of it may leak into what is read or shown."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo")
+@pytest.mark.parametrize(
+    ("value", "moment"),
+    [
+        ("Sun, 29 Nov 2026 08:00:00 GMT", EIGHT),
+        ("Sun, 29 Nov 2026 10:00:00 +0200", EIGHT),
+        ("Sun, 29 Nov 2026 08:00:00 -0000", EIGHT),  # no zone: taken as UTC
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+    ids=["gmt", "offset", "no-zone", "not-a-date", "empty", "none"],
+)
+def test_http_dates_become_utc(value: str | None, moment: datetime | None) -> None:
+    parsed = parse_http_date(value)
+    assert parsed == moment
+    if parsed is not None:
+        assert parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.usefixtures("tokyo")
+def test_times_print_in_utc_whatever_their_zone() -> None:
+    tokyo = EIGHT.astimezone(timezone(timedelta(hours=9)))
+    assert format_time(tokyo) == "2026-11-29 08:00:00 UTC"
