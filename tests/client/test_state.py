@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -52,16 +50,6 @@ def test_versions_compare_weakly_and_nothing_equals_no_tag() -> None:
     assert not same_version('"7"', '"8"')
     assert not same_version(None, None)
     assert not same_version("7", "7")
-
-
-@pytest.fixture
-def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A machine whose local time is 9 hours ahead of UTC: none of it may leak into what is read or shown."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("tokyo")

@@ -3,8 +3,6 @@ GMT in Last-Modified, and If-Unmodified-Since compares in UTC (Lambda runs in UT
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,16 +11,6 @@ import pytest
 from tests.conftest import api_event, stored_item
 
 CHANGED_AT = datetime(2026, 11, 29, 8, 0, 0, 250000, tzinfo=UTC)
-
-
-@pytest.fixture
-def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Local time 9 hours ahead of UTC."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture
