@@ -100,8 +100,10 @@ def results() -> dict[str, int | None]:
 
 
 def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
-    """A table per file (killed, survived, equivalent, other) and the survivors that are not equivalent."""
+    """A table per file (killed, survived, equivalent, other) and the survivors that are not equivalent.
+    Mutants that only the integration tests can kill (listed under [integration]) count as killed elsewhere."""
     equivalent: dict[str, str] = judged().get("equivalent", {})  # type: ignore[assignment]
+    integration: dict[str, str] = judged().get("integration", {})  # type: ignore[assignment]
     counts: dict[str, Counter[str]] = {}
     survivors = []
     for name, code in sorted(outcomes.items()):
@@ -112,21 +114,26 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
             verdict = "killed"
         elif name in equivalent:
             verdict = "equivalent"
+        elif name in integration:
+            verdict = "integration"
         elif code in SURVIVED:
             verdict = "survived"
             survivors.append(name)
         else:
             verdict = "timeout or error"
         counts.setdefault(module, Counter())[verdict] += 1
-    lines = ["| file | mutants | killed | survived | equivalent | other | score |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| file | mutants | killed | survived | equivalent | integration | other | score |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for module, count in sorted(counts.items()):
         total = sum(count.values())
         decided = count["killed"] + count["survived"]
         score = f"{count['killed'] / decided:.0%}" if decided else "-"
-        other = total - decided - count["equivalent"]
+        other = total - decided - count["equivalent"] - count["integration"]
         lines.append(
             f"| {module.replace('.', '/')}.py | {total} | {count['killed']} | {count['survived']} "
-            f"| {count['equivalent']} | {other} | {score} |"
+            f"| {count['equivalent']} | {count['integration']} | {other} | {score} |"
         )
     return "\n".join(lines), survivors
 

@@ -424,3 +424,164 @@ def test_check_reports_a_write_path_that_is_unreachable(capsys: pytest.CaptureFi
     _print_checks([Check("a", True, "x"), Check("longer name", False, _error_line(Unreachable("down")))], False)
 
     assert capsys.readouterr().out == "a            ok       x\nlonger name  FAILED   no answer: down\n"
+
+
+def test_help_names_the_command_its_target_options_and_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+
+    assert code == 0
+    assert out.startswith("usage: scheduler ")
+    exit_codes = "Exit codes: 0 success; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition"
+    assert f"\n{exit_codes} failed\n" in out  # the description keeps its lines
+    assert "\ntarget:\n" in out
+    assert "pause scheduling (no write if already so)" in out
+    assert "resume scheduling (no write if already so)" in out
+
+
+def test_an_unknown_option_of_a_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "pause", "--bogus", "--url", "http://127.0.0.1:1/") == (
+        2,
+        "",
+        "scheduler: unrecognized arguments: --bogus (see scheduler --help)\n",
+    )
+
+
+def test_a_surprise_is_one_line_with_its_kind(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def surprise(client: object, arguments: object) -> int:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setitem(__import__("scheduler_client.cli").cli.COMMANDS, "status", surprise)
+    assert run(capsys, "status", "--url", server.url) == (
+        1,
+        "",
+        "scheduler: unexpected error (RuntimeError): boom second line\n",
+    )
+
+
+def test_two_targets_is_exactly_this_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "status", "--url", "http://127.0.0.1:1/", "--stack", "s") == (
+        2,
+        "",
+        "scheduler: give --url or --stack, not both\n",
+    )
+
+
+def test_check_reports_a_refused_write(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(
+        state_answer(True, 7),
+        Answer(304, "", {}),
+        Answer(
+            403,
+            '{"Message":"User is not authorized to perform: execute-api:Invoke"}',
+            {"Content-Type": "application/json"},
+        ),
+    )
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 1
+    assert check_lines(out)[3] == (
+        "PATCH with a stale If-Match answers 412",
+        "FAILED",
+        "403: User is not authorized to perform: execute-api:Invoke",
+    )
+
+
+def test_check_sends_its_unsigned_request_without_a_signature_even_from_a_signing_client(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, aws_credentials: None
+) -> None:
+    import scheduler_client.cli
+    from scheduler_client import SchedulerClient
+
+    class Signing(SchedulerClient):
+        def __init__(self, url: str, **options: Any) -> None:
+            super().__init__(url, sign=True, region="eu-west-1")
+
+    monkeypatch.setattr(scheduler_client.cli, "SchedulerClient", Signing)
+    monkeypatch.setattr(scheduler_client.cli, "is_loopback", lambda url: False)
+    server.play(state_answer(True, 7), Answer(304, "", {}), Answer(403, "{}", {}), Answer(412, "x", {}))
+
+    run(capsys, "check", "--url", server.url)
+
+    assert ["authorization" in r.headers for r in server.received] == [True, True, False, True]
+
+
+def test_watch_prints_each_change_as_it_sees_it(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    def until_polled_thrice() -> None:
+        seen = threading.Event()
+        for _ in range(1000):  # bounded: 10 s at most
+            if len(server.received) >= 3:
+                break
+            seen.wait(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("scheduler_client.cli.wait_for_ctrl_c", until_polled_thrice)
+    server.play(state_answer(True, 7), state_answer(False, 8), Answer(304, "", {"ETag": '"8"'}))
+
+    code, out, _ = run(capsys, "watch", "--interval", "0.05", "--url", server.url)
+
+    assert code == 0
+    assert [line.split("  ", 1)[1] for line in out.splitlines()] == [
+        "paused (version 7, since 2026-11-29 08:00:00 UTC)",
+        "resumed (version 8, since 2026-11-29 08:00:00 UTC)",
+    ]
+
+
+def test_stack_without_a_region_option_uses_the_environments(
+    server: ScriptedServer,
+    cloudformation: ScriptedServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
+    cloudformation.play(describe_stacks_answer(server.url))
+    server.play(state_answer(True, 7))
+
+    code = run(capsys, "status", "--stack", "scheduler-prod")[0]
+    cloudformation.close()
+
+    assert code == 0
+    assert "/ap-southeast-2/cloudformation/aws4_request" in cloudformation.received[0].headers["authorization"]
+
+
+def test_stack_with_a_profile_reads_with_its_credentials(
+    server: ScriptedServer,
+    cloudformation: ScriptedServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[ops]\naws_access_key_id = AKIDOPS\naws_secret_access_key = secret\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    cloudformation.play(describe_stacks_answer(server.url))
+    server.play(state_answer(True, 7))
+
+    run(capsys, "status", "--stack", "scheduler-prod", "--profile", "ops", "--region", "eu-west-1")
+    cloudformation.close()
+
+    assert "Credential=AKIDOPS/" in cloudformation.received[0].headers["authorization"]
+
+
+def test_stack_without_a_region_anywhere_is_unreachable(
+    cloudformation: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "status", "--stack", "scheduler-prod")
+    cloudformation.close()
+
+    assert (code, out) == (4, "")
+    assert err == "scheduler: stack scheduler-prod: You must specify a region.\n"
+
+
+def test_a_stack_with_no_outputs_at_all(cloudformation: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    body = re.sub(r"<Outputs>.*</Outputs>", "", describe_stacks_answer("x").body)
+    cloudformation.play(Answer(200, body, {"Content-Type": "text/xml"}))
+    result = run(capsys, "status", "--stack", "scheduler-prod", "--region", "eu-west-1")
+    cloudformation.close()
+
+    assert result == (1, "", "scheduler: stack scheduler-prod has no ApiUrl output: is it the scheduler's stack?\n")

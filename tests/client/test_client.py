@@ -4,6 +4,7 @@ how pause/resume read, write conditionally and stop."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -379,8 +380,11 @@ def test_a_request_that_gets_no_answer_in_time_is_unreachable(fake_time: FakeTim
     try:
         retry = RetryPolicy(max_attempts=1)
         client = SchedulerClient(f"http://127.0.0.1:{silent.getsockname()[1]}/scheduler/", timeout=0.2, retry=retry)
+        started = time.monotonic()
         with pytest.raises(Unreachable, match=r"timeout|timed out"):
             client.get()
+        # The 0.2 s given, not botocore's default of a minute (a generous bound: this is no benchmark).
+        assert time.monotonic() - started < 10
     finally:
         silent.close()
 
@@ -397,3 +401,42 @@ def test_a_remote_url_goes_through_the_environments_proxy(
 
     assert state.version == 3
     assert server.received[0].path == "http://scheduler.example.invalid/Prod/scheduler/"  # a proxy's request line
+
+
+def test_a_write_says_it_is_json(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(True, 2, status=201))
+    client_for(server, fake_time).set_paused(True)
+    assert server.received[0].headers["content-type"] == "application/json"
+
+
+def test_resume_passes_its_if_match_on(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(state_answer(True, 9))
+    with pytest.raises(PreconditionFailed):
+        client_for(server, fake_time).resume(if_match='"8"')
+    assert [r.method for r in server.received] == ["GET"]
+
+
+def test_a_raw_request_is_signed_unless_asked_not_to_and_carries_its_body(
+    server: ScriptedServer, aws_credentials: None
+) -> None:
+    server.play(Answer(204, "", {}))
+    client = SchedulerClient(server.url, sign=True, region="eu-west-1")
+
+    client.request("PATCH", {"Content-Type": "application/json"}, b'{"is_paused": true}')
+    client.request("GET", signed=False)
+
+    signed, unsigned = server.received
+    assert (signed.body, "authorization" in signed.headers) == (b'{"is_paused": true}', True)
+    assert "authorization" not in unsigned.headers
+
+
+def test_no_proxy_keeps_a_remote_host_off_the_proxy(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.url.split("/Prod/")[0])
+    monkeypatch.setenv("NO_PROXY", "scheduler.example.invalid")
+    server.play(state_answer(True, 3))
+
+    with pytest.raises(Unreachable):  # straight to a host that does not exist, not through the proxy
+        SchedulerClient(
+            "http://scheduler.example.invalid/Prod/scheduler/", sign=False, retry=RetryPolicy(max_attempts=1)
+        ).get()
+    assert server.received == []

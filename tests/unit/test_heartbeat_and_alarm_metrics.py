@@ -55,7 +55,7 @@ def test_the_heartbeat_emits_the_switch_and_how_long_it_has_been_paused(
 ) -> None:
     clock(NOW - timedelta(hours=5, milliseconds=123))  # updated_at is kept to the millisecond
     invoke({"is_paused": True})
-    clock(NOW)
+    clock(NOW + timedelta(microseconds=456))  # the answer is rounded to the millisecond
     capsys.readouterr()
 
     answer = invoke(HEARTBEAT)
