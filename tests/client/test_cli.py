@@ -438,6 +438,14 @@ def test_help_names_the_command_its_target_options_and_the_exit_codes(capsys: py
     assert "resume scheduling (no write if already so)" in out
 
 
+def test_a_command_option_without_its_value_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "pause", "--url", "http://127.0.0.1:1/", "--if-match") == (
+        2,
+        "",
+        "scheduler: argument --if-match: expected one argument (see scheduler --help)\n",
+    )
+
+
 def test_an_unknown_option_of_a_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "pause", "--bogus", "--url", "http://127.0.0.1:1/") == (
         2,
@@ -526,6 +534,7 @@ def test_watch_prints_each_change_as_it_sees_it(
     code, out, _ = run(capsys, "watch", "--interval", "0.05", "--url", server.url)
 
     assert code == 0
+    assert len(server.received) >= 3  # polled at the interval asked for
     assert [line.split("  ", 1)[1] for line in out.splitlines()] == [
         "paused (version 7, since 2026-11-29 08:00:00 UTC)",
         "resumed (version 8, since 2026-11-29 08:00:00 UTC)",
