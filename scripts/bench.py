@@ -257,11 +257,16 @@ def main() -> int:
     lines.append(
         f"| deployment package (SchedulerFunction) | {unpacked / 1e6:.1f} MB unpacked, {zipped / 1e6:.1f} MB zipped | |"
     )
+    publish(lines, args.output)
+    return 0
+
+
+def publish(lines: list[str], output: Path) -> None:
+    """Print a Markdown table and keep it in bench-results/ (the README quotes it)."""
     table = "\n".join(lines) + "\n"
     print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import publish  # noqa: E402  # scripts/ is this script's own directory
+
 from local_stack.dynamodb_local import free_port  # noqa: E402
 from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState  # noqa: E402
 
@@ -165,10 +167,7 @@ def main() -> int:
         finally:
             stack.terminate()
             stack.wait(60)
-    table = "\n".join(lines) + "\n"
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
+    publish(lines, args.output)
     return 0
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from local_stack.dynamodb_local import free_port
 from scheduler_client import PauseWatcher, PreconditionFailed, SchedulerClient, SchedulerState, Unreachable
+from tests.client.test_watcher import Clock
 from tests.integration.conftest import TABLE_NAME, LocalStack, stored_item
 
 pytestmark = pytest.mark.integration
@@ -213,14 +214,6 @@ def next_outcome(client: RecordingClient, kind: type | tuple[type, ...]) -> obje
         outcome = client.outcomes.get(timeout=120)
         if isinstance(outcome, kind):
             return outcome
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
