@@ -8,12 +8,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
 MUTATE_VENV := .venv-mutate
-.PHONY: help install run invoke sam test lint unit validate scan build bench mutate restore-entry clean
+.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate restore-entry clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
+ENV ?= default
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 # Installs report on stderr: `make invoke`'s stdout is the function's answer only, even on a first run.
 $(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt client/pyproject.toml scripts/find-python
@@ -41,12 +42,15 @@ invoke: install  ## like sam local invoke: make invoke EVENT=events/pause.json [
 sam: install  ## the pinned SAM CLI, telemetry off: make sam ARGS="deploy --guided"
 	sam $(ARGS)
 
-test: lint validate scan unit  ## everything CI runs: lint, types, template checks, security scans, all tests
+test: lint docs-check validate scan unit  ## everything CI runs: lint, types, docs, template checks, security scans, all tests
 
 lint: install  ## ruff and mypy (strict)
 	ruff check .
 	ruff format --check .
 	mypy
+
+docs-check: install  ## every relative link in the Markdown resolves, every make target and shell command the docs name exists
+	$(PY) scripts/check_docs.py
 
 validate: install  ## cfn-lint and sam validate --lint on template.yaml
 	cfn-lint template.yaml
@@ -85,6 +89,19 @@ restore-entry: install  ## put back a missing entry, PAUSED, in a deployed stack
 
 build: install  ## sam build (the deployment package in .aws-sam/)
 	sam build
+
+deploy: build  ## sam deploy of samconfig.toml's environment: make deploy [ENV=prod] (default: dev)
+	sam deploy --config-env "$(ENV)"
+
+delete: install  ## sam delete of an environment's stack, after saying what it keeps: make delete [ENV=prod]
+	@$(PY) scripts/teardown_notice.py --config-env "$(ENV)"
+	sam delete --config-env "$(ENV)"
+
+e2e: install  ## the HTTP contract against a deployed stack, signed through the client: make e2e STACK=name [PROFILE=p]
+	@if [ -z "$(STACK)" ]; then \
+	  echo "make e2e needs STACK=<a deployed stack's name> (and AWS credentials that may call its API: PROFILE=... or the environment)." >&2; \
+	  exit 2; fi
+	STACK="$(STACK)" $(if $(PROFILE),AWS_PROFILE="$(PROFILE)") $(PY) -m pytest tests/e2e
 
 clean:  ## remove what the targets made (keeps .local/, the local database)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .mutate

@@ -6,7 +6,7 @@ Every figure is a ratio measured here and now, so the machine's speed cancels ou
 2. warm path: p50/p99 of GET and PATCH through the handler against the bare client call, same process;
 3. round trips per request, counted on the client, and the size of the built deployment package.
 
-Prints a Markdown table and writes it to bench-results/latest.md (quoted by the README).
+Prints a Markdown table and writes it to bench-results/latest.md (quoted by docs/development.md).
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def main() -> int:
 
 
 def publish(lines: list[str], output: Path) -> None:
-    """Print a Markdown table and keep it in bench-results/ (the README quotes it)."""
+    """Print a Markdown table and keep it in bench-results/ (docs/development.md quotes it)."""
     table = "\n".join(lines) + "\n"
     print(table)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ switch a few times, and reports:
   interval * (1 + jitter) + 1 s;
 - the largest burst of first polls in any 100 ms at fleet start, against 2x the even spread.
 
-Writes bench-results/fleet.md (quoted by the README).
+Writes bench-results/fleet.md (quoted by docs/development.md).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ KILLED, SURVIVED = (1, 3), (0, 5)
 PYPROJECT = """
 [tool.pytest.ini_options]
 pythonpath = ["."]
-testpaths = ["tests/unit", "tests/client"]
+testpaths = ["tests/unit", "tests/infrastructure", "tests/client"]
 addopts = "-q -p no:cacheprovider"
 timeout = 120
 markers = ["integration: not run here"]
@@ -52,7 +52,7 @@ markers = ["integration: not run here"]
 [tool.mutmut]
 source_paths = ["src/"]
 also_copy = ["local_stack/", "scripts/", "template.yaml", "statemachines/", "events/", "openapi.yaml", "samconfig.toml"]
-pytest_add_cli_args_test_selection = ["tests/unit/", "tests/client/"]
+pytest_add_cli_args_test_selection = ["tests/unit/", "tests/infrastructure/", "tests/client/"]
 pytest_add_cli_args = {ignored}
 do_not_mutate_patterns = {patterns}
 """

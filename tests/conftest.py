@@ -48,7 +48,14 @@ def lambda_context() -> LambdaContext:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and the function's environment; no endpoint override, so moto answers."""
+    """Fake credentials and the function's environment; no endpoint override, so moto answers.
+
+    moto intercepts botocore through a handler it registers when it is imported, and only sessions created
+    afterwards carry it; the function keeps one botocore session per process (store._botocore_session). So
+    moto is imported here, before any test can create that session: a test file run alone never reaches AWS.
+    """
+    import moto.core.models  # noqa: F401
+
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

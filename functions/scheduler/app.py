@@ -18,8 +18,8 @@ import uuid
 from typing import Any
 
 import direct_edge
+import errors
 import http_edge
-import rules
 from observability import logger
 
 _invocations = {"count": 0}
@@ -31,7 +31,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if http_edge.is_proxy_event(event):
         if not from_api_gateway(context):
             logger.warning("An API Gateway event not invoked through the live alias: refused")
-            raise rules.InvalidSchedulerUpdate(
+            raise errors.InvalidSchedulerUpdate(
                 "An API Gateway event is accepted only through the function's live alias. "
                 'Direct callers send {"is_paused": true} or {"is_paused": false}.'
             )

@@ -11,9 +11,8 @@ Maintenance windows: ``{"action": "open_window", "wait_seconds": N, "caller": <e
 the window's lease; ``{"action": "close_window", "caller": <execution>}`` ends it (store.open_window /
 close_window). Their answers add ``"outcome"``.
 
-Failures are raised as exceptions whose class names a state machine catches: ``SchedulerEntryMissing``,
-``InvalidSchedulerUpdate``, ``PreconditionFailed``, ``InvalidMaintenanceWindow``; anything else is a
-``SchedulerInternalError`` with a fixed message.
+Failures are raised as the exceptions of ``errors``, whose class names a state machine catches
+(``errors.refusals()``); anything else is a ``SchedulerInternalError`` with a fixed message.
 
 A direct write is recorded as ``stepfunctions:<execution ARN>`` or ``direct:<caller>``: the caller is what the
 payload says, so it can never read as an IAM identity (those only come from API Gateway's request context).
@@ -25,6 +24,7 @@ import os
 import re
 from typing import Any
 
+import errors
 import rules
 import store
 from observability import (
@@ -41,30 +41,19 @@ DEFAULT_CALLER = "unnamed"
 MAX_CALLER_LENGTH = 512
 DEFAULT_MAX_WINDOW_SECONDS = 86_400
 _EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^\s]+")
-_PASSED_THROUGH = (
-    rules.InvalidSchedulerUpdate,
-    rules.InvalidMaintenanceWindow,
-    rules.IdempotencyKeyReused,
-    store.SchedulerEntryMissing,
-    store.PreconditionFailed,
-)
-
-
-class SchedulerInternalError(Exception):
-    """A fault the caller cannot act on; the details are in the function's log only."""
 
 
 def handle(event: Any, request_id: str) -> dict[str, Any]:
     try:
         return _handle(event, request_id)
-    except _PASSED_THROUGH as refusal:
-        if isinstance(refusal, store.SchedulerEntryMissing):
+    except errors.refusals() as refusal:
+        if isinstance(refusal, errors.SchedulerEntryMissing):
             record_entry_missing("direct")
         record_direct_refusal(type(refusal).__name__)
         raise
     except Exception:
         logger.exception("Unexpected error")
-        raise SchedulerInternalError("Internal error: the function log has the details.") from None
+        raise errors.SchedulerInternalError("Internal error: the function log has the details.") from None
 
 
 def actor_for(caller: str) -> str:
@@ -75,10 +64,10 @@ def actor_for(caller: str) -> str:
 
 def _handle(event: Any, request_id: str) -> dict[str, Any]:
     if not isinstance(event, dict):
-        raise rules.InvalidSchedulerUpdate('The input must be a JSON object such as {"is_paused": true}.')
+        raise errors.InvalidSchedulerUpdate('The input must be a JSON object such as {"is_paused": true}.')
     caller = event.get("caller", DEFAULT_CALLER)
     if not isinstance(caller, str) or not caller or len(caller) > MAX_CALLER_LENGTH:
-        raise rules.InvalidSchedulerUpdate(f'Field "caller" must be a string of 1 to {MAX_CALLER_LENGTH} characters.')
+        raise errors.InvalidSchedulerUpdate(f'Field "caller" must be a string of 1 to {MAX_CALLER_LENGTH} characters.')
     write = store.WriteRequest(actor=actor_for(caller), token=_token(event, caller, request_id), request_id=request_id)
     action = event.get("action")
     if action == "heartbeat":
@@ -88,10 +77,10 @@ def _handle(event: Any, request_id: str) -> dict[str, Any]:
     fields = {name: value for name, value in event.items() if name not in CONTROL_FIELDS}
     if_match = event.get("if_match")
     if if_match is not None and not isinstance(if_match, str):
-        raise rules.InvalidSchedulerUpdate('Field "if_match" must be an ETag string such as "\\"3\\"".')
+        raise errors.InvalidSchedulerUpdate('Field "if_match" must be an ETag string such as "\\"3\\"".')
     if not fields:
         if if_match is not None:
-            raise rules.InvalidSchedulerUpdate('Field "if_match" only applies to an update: add "is_paused".')
+            raise errors.InvalidSchedulerUpdate('Field "if_match" only applies to an update: add "is_paused".')
         return _answer(store.read_state())
     update = rules.parse_update(fields)  # the very rules the HTTP edge applies
     preconditions = rules.parse_preconditions(if_match=if_match)
@@ -105,7 +94,7 @@ def _token(event: dict[str, Any], caller: str, request_id: str) -> str:
     if key is None:
         return f"request:{request_id}"
     if not isinstance(key, str) or not 0 < len(key) <= rules.MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise rules.InvalidSchedulerUpdate(
+        raise errors.InvalidSchedulerUpdate(
             f'Field "idempotency_key" must be a string of 1 to {rules.MAX_IDEMPOTENCY_KEY_LENGTH} characters.'
         )
     return f"direct:{caller}:{key}"
@@ -115,12 +104,12 @@ def _window(action: Any, event: dict[str, Any], caller: str, write: store.WriteR
     allowed = {"action", "caller", "idempotency_key", *(("wait_seconds",) if action == "open_window" else ())}
     unexpected = sorted(name for name in event if name not in allowed)
     if action not in WINDOW_ACTIONS or unexpected:
-        raise rules.InvalidMaintenanceWindow(
+        raise errors.InvalidMaintenanceWindow(
             f'"action" must be one of {", ".join(WINDOW_ACTIONS)}'
             + (f"; unexpected fields: {', '.join(unexpected)}." if unexpected else ".")
         )
     if caller == DEFAULT_CALLER:
-        raise rules.InvalidMaintenanceWindow('A maintenance window needs "caller": the execution that holds it.')
+        raise errors.InvalidMaintenanceWindow('A maintenance window needs "caller": the execution that holds it.')
     if action == "open_window":
         wait_seconds = rules.parse_wait_seconds(event.get("wait_seconds"), max_window_seconds())
         result = store.open_window(caller, wait_seconds=wait_seconds, write=write)
@@ -143,10 +132,10 @@ def _heartbeat(event: dict[str, Any]) -> dict[str, Any]:
     raises, and the missing heartbeat metric is what pages then."""
     unexpected = sorted(name for name in event if name not in ("action", "caller"))
     if unexpected:
-        raise rules.InvalidSchedulerUpdate(f"A heartbeat takes no other field; unexpected: {', '.join(unexpected)}.")
+        raise errors.InvalidSchedulerUpdate(f"A heartbeat takes no other field; unexpected: {', '.join(unexpected)}.")
     try:
         state = store.read_state()
-    except store.SchedulerEntryMissing:
+    except errors.SchedulerEntryMissing:
         record_entry_missing("heartbeat")
         return {"outcome": "entry_missing"}
     paused_seconds = rules.paused_seconds(state.is_paused, state.updated_at, store.clock())
@@ -158,5 +147,5 @@ def max_window_seconds() -> int:
     return int(os.environ.get("MAX_WINDOW_SECONDS", DEFAULT_MAX_WINDOW_SECONDS))
 
 
-def _answer(state: store.SchedulerState) -> dict[str, Any]:
+def _answer(state: store.Entry) -> dict[str, Any]:
     return {"is_paused": state.is_paused, "etag": rules.etag_for(state.version)}

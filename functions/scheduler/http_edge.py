@@ -12,6 +12,7 @@ from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
+import errors
 import rules
 import store
 from observability import logger, record_entry_missing, record_pause_change
@@ -63,13 +64,13 @@ def handle(event: dict[str, Any], request_id: str) -> Response:
     headers = _lowercase_headers(event)
     try:
         return route(event, headers, request_id)
-    except rules.InvalidSchedulerUpdate as error:
+    except errors.InvalidSchedulerUpdate as error:
         return text_response(400, str(error))
     except rules.UnsupportedMediaType as error:
         return text_response(415, str(error), {"Accept-Patch": ACCEPT_PATCH})
-    except rules.IdempotencyKeyReused as error:
+    except errors.IdempotencyKeyReused as error:
         return text_response(422, str(error))
-    except store.SchedulerEntryMissing:
+    except errors.SchedulerEntryMissing:
         record_entry_missing("http")
         return text_response(500, MISSING_ENTRY_TEXT)
     except Exception as error:  # the last line of defence: the client gets a fixed text, the log gets all
@@ -116,7 +117,7 @@ def patch_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: 
     write = store.WriteRequest(actor=caller, token=token, request_id=request_id)
     try:
         state = store.write_pause(update.is_paused, write, preconditions)
-    except store.PreconditionFailed as failure:
+    except errors.SchedulerPreconditionFailed as failure:
         return _no_version_named() if failure.current is None else _changed_since(failure.current)
     record_pause_change(state)
     return json_response(201, state, {"Location": request_url(event, headers)})
@@ -143,7 +144,7 @@ def _no_version_named() -> Response:
     return text_response(412, "If-Match names no version of the scheduler. GET it again for its ETag.")
 
 
-def _changed_since(current: store.SchedulerState) -> Response:
+def _changed_since(current: store.Entry) -> Response:
     return text_response(
         412,
         "The scheduler does not meet the request's preconditions (If-Match, If-Unmodified-Since or "
@@ -174,7 +175,7 @@ def request_url(event: dict[str, Any], headers: dict[str, str]) -> str:
     return f"{scheme}://{host}{full_path if full_path.endswith(path) else path}"
 
 
-def json_response(status: int, state: store.SchedulerState, extra_headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, state: store.Entry, extra_headers: dict[str, str] | None = None) -> Response:
     headers = {"Content-Type": "application/json", **_version_headers(state), **(extra_headers or {})}
     return {"statusCode": status, "headers": headers, "body": json.dumps({"is_paused": state.is_paused})}
 
@@ -183,7 +184,7 @@ def text_response(status: int, text: str, extra_headers: dict[str, str] | None =
     return {"statusCode": status, "headers": {"Content-Type": "text/plain", **(extra_headers or {})}, "body": text}
 
 
-def _version_headers(state: store.SchedulerState) -> dict[str, str]:
+def _version_headers(state: store.Entry) -> dict[str, str]:
     # no-cache: nodes may keep a copy but must revalidate it (If-None-Match) before trusting it.
     headers = {"ETag": rules.etag_for(state.version), "Cache-Control": "no-cache"}
     last_modified = rules.last_modified_of(state.updated_at)
@@ -205,7 +206,7 @@ def _body_bytes(event: dict[str, Any]) -> bytes:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise rules.InvalidSchedulerUpdate("The request body is not valid base64.") from None
+            raise errors.InvalidSchedulerUpdate("The request body is not valid base64.") from None
     # Lone surrogates become bytes that are not UTF-8, which the rules then reject with a 400.
     return str(body).encode("utf-8", errors="surrogatepass")
 

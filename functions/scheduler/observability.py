@@ -29,7 +29,7 @@ STAGE = os.environ.get("STAGE", "local")
 logger = Logger(service=SERVICE)
 
 
-def record_pause_change(state: store.SchedulerState) -> None:
+def record_pause_change(state: store.Entry) -> None:
     """A write that flipped the switch: an INFO line (who, which version) and the PauseStateChanged metric
     (EMF). A write that repeated the value changes nothing but the version: a DEBUG line only, which costs
     nothing at the default level (a formatted line is about 0.1 ms, a tenth of the write's own budget).
@@ -60,7 +60,7 @@ def record_entry_missing(path: str) -> None:
 
 
 def record_direct_refusal(error: str) -> None:
-    """A direct call answered with a named refusal (InvalidSchedulerUpdate, PreconditionFailed, ...). Lambda counts
+    """A direct call answered with a named refusal (``errors.refusals()``: a stale if_match, say). Lambda counts
     it among the function's Errors; the function-errors alarm subtracts this count, so a pipeline's stale
     If-Match does not page anyone or roll a deploy back."""
     _emit_stage_metrics({"DirectCallRefused": (1, "Count")}, path="direct", error=error)

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from errors import InvalidMaintenanceWindow, InvalidSchedulerUpdate
+
 ALLOWED_FIELDS = ("is_paused",)
 MAX_BODY_BYTES = 1024  # the largest valid body is ~20 bytes; anything near this is not a real client
 MAX_VERSION_DIGITS = 18  # far beyond any real count of writes, well inside DynamoDB's 38-digit numbers
@@ -23,20 +25,8 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 LEASE_GRACE_SECONDS = 900
 
 
-class InvalidSchedulerUpdate(Exception):
-    """The update is not acceptable. The message says why in words a client can act on."""
-
-
 class UnsupportedMediaType(Exception):
     """A PATCH body of a media type this service does not parse."""
-
-
-class IdempotencyKeyReused(Exception):
-    """An idempotency key already used for a different update (a client bug: one key per logical write)."""
-
-
-class InvalidMaintenanceWindow(Exception):
-    """A maintenance window's input is not acceptable; nothing was read or written."""
 
 
 @dataclass(frozen=True)

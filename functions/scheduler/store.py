@@ -27,6 +27,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 import rules
+from errors import IdempotencyKeyReused, SchedulerEntryMissing, SchedulerPreconditionFailed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -45,24 +46,6 @@ _CLIENT_TIMEOUTS: dict[str, Any] = {
 
 # The clock, in one place so tests can set it.
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-
-
-class SchedulerEntryMissing(Exception):
-    """The one scheduler item does not exist (or the table does not)."""
-
-    def __init__(self, message: str = "The scheduler entry is missing from the database.") -> None:
-        super().__init__(message)
-
-
-class PreconditionFailed(Exception):
-    """The item's version is not one the caller expected; nothing was written. ``current`` is the item as
-    DynamoDB returned it, or None when no version could match and DynamoDB was not asked."""
-
-    def __init__(self, current: SchedulerState | None) -> None:
-        super().__init__(
-            f"the scheduler is at version {current.version}" if current else "no version of the scheduler was named"
-        )
-        self.current = current
 
 
 class CorruptSchedulerEntry(Exception):
@@ -88,7 +71,7 @@ class WriteRequest:
 
 
 @dataclass(frozen=True)
-class SchedulerState:
+class Entry:
     """What the item says, as the service uses it."""
 
     is_paused: bool
@@ -113,7 +96,7 @@ class WindowResult:
     """A maintenance window's open or close: what it did, and the state it left."""
 
     outcome: str
-    state: SchedulerState
+    state: Entry
     lease_expires_at: int | None = None
 
 
@@ -138,7 +121,7 @@ def table_name() -> str:
     return os.environ["TABLE_NAME"]
 
 
-def read_state(table: str | None = None) -> SchedulerState:
+def read_state(table: str | None = None) -> Entry:
     """One strongly consistent read of the item; of another table's (one this stack replaced) when named."""
     response = dynamodb_client().get_item(TableName=table or table_name(), Key=SCHEDULER_KEY, ConsistentRead=True)
     item = response.get("Item")
@@ -159,9 +142,7 @@ _NOT_THIS_WRITE = "attribute_exists(pk) AND (attribute_not_exists(write_token) O
 NO_PRECONDITIONS = rules.Preconditions()
 
 
-def write_pause(
-    is_paused: bool, write: WriteRequest, preconditions: rules.Preconditions = NO_PRECONDITIONS
-) -> SchedulerState:
+def write_pause(is_paused: bool, write: WriteRequest, preconditions: rules.Preconditions = NO_PRECONDITIONS) -> Entry:
     """Set the switch in one conditional write and return the new state.
 
     The write happens only if the item exists and the preconditions hold. It clears every maintenance
@@ -169,14 +150,14 @@ def write_pause(
     answered as that write's success; which condition failed otherwise is told from the same call.
     """
     if preconditions.unsatisfiable:
-        raise PreconditionFailed(None)  # nothing could match: no round trip for a write that cannot happen
+        raise SchedulerPreconditionFailed(None)  # nothing could match: no round trip for a write that cannot happen
     values: dict[str, Any] = {":paused": {"BOOL": is_paused}, **_change_values(write)}
     condition = _NOT_THIS_WRITE + _precondition_expression(preconditions, values)
     old, new = _update(f"{_CHANGE} REMOVE leases ADD #version :one", condition, values, write)
     if new is not None:
         return new
     if old.is_paused != is_paused:
-        raise rules.IdempotencyKeyReused("This idempotency key was already used for a different update.")
+        raise IdempotencyKeyReused("This idempotency key was already used for a different update.")
     return old
 
 
@@ -186,12 +167,12 @@ def open_window(window: str, *, wait_seconds: int, write: WriteRequest) -> Windo
     now = clock()
     expires_at = int(now.timestamp()) + wait_seconds + rules.LEASE_GRACE_SECONDS
 
-    def plan(state: SchedulerState) -> rules.LeasePlan:
+    def plan(state: Entry) -> rules.LeasePlan:
         return rules.plan_open(
             window, is_paused=state.is_paused, leases=state.leases, now=int(now.timestamp()), expires_at=expires_at
         )
 
-    def replayed(state: SchedulerState) -> str:
+    def replayed(state: Entry) -> str:
         return "paused" if state.changed_pause else "joined"
 
     outcome, state = _apply_window_plan(plan, replayed, write)
@@ -203,10 +184,10 @@ def close_window(window: str, *, write: WriteRequest) -> WindowResult:
     hand changed the switch meanwhile."""
     now = int(clock().timestamp())
 
-    def plan(state: SchedulerState) -> rules.LeasePlan:
+    def plan(state: Entry) -> rules.LeasePlan:
         return rules.plan_close(window, is_paused=state.is_paused, leases=state.leases, now=now)
 
-    def replayed(state: SchedulerState) -> str:
+    def replayed(state: Entry) -> str:
         return "held_by_other_window" if state.is_paused else "resumed"
 
     outcome, state = _apply_window_plan(plan, replayed, write)
@@ -214,10 +195,10 @@ def close_window(window: str, *, write: WriteRequest) -> WindowResult:
 
 
 def _apply_window_plan(
-    plan_for: Callable[[SchedulerState], rules.LeasePlan],
-    replayed_outcome: Callable[[SchedulerState], str],
+    plan_for: Callable[[Entry], rules.LeasePlan],
+    replayed_outcome: Callable[[Entry], str],
     write: WriteRequest,
-) -> tuple[str, SchedulerState]:
+) -> tuple[str, Entry]:
     """Read, plan, write conditionally on the version read; a replay of this very step (same token) is told
     from the item it left, since no one wrote after it."""
     for _ in range(WINDOW_WRITE_ATTEMPTS):
@@ -240,7 +221,7 @@ def _apply_window_plan(
             expression = f"{_CHANGE} REMOVE leases ADD #version :one"
         try:
             old, new = _update(expression, condition, values, write)
-        except PreconditionFailed:
+        except SchedulerPreconditionFailed:
             continue  # someone wrote between the read and the write: plan again on what they left
         if new is None:
             return replayed_outcome(old), old
@@ -248,11 +229,9 @@ def _apply_window_plan(
     raise EntryContended(f"the scheduler entry changed under the window {WINDOW_WRITE_ATTEMPTS} times")
 
 
-def _update(
-    expression: str, condition: str, values: dict[str, Any], write: WriteRequest
-) -> tuple[SchedulerState, SchedulerState | None]:
+def _update(expression: str, condition: str, values: dict[str, Any], write: WriteRequest) -> tuple[Entry, Entry | None]:
     """One conditional UpdateItem: (old, new) on success, (old, None) when this write had already landed.
-    Raises SchedulerEntryMissing or PreconditionFailed when the condition failed for another reason."""
+    Raises SchedulerEntryMissing or SchedulerPreconditionFailed when the condition failed for another reason."""
     client = dynamodb_client()
     try:
         response = client.update_item(
@@ -273,7 +252,7 @@ def _update(
         if current.write_token == write.token:
             # Our own write, retried after its answer was lost (botocore, Step Functions, an HTTP client).
             return replace(current, replayed=current.write_request != write.request_id), None
-        raise PreconditionFailed(current) from error
+        raise SchedulerPreconditionFailed(current) from error
     new = _state_from_item(response["Attributes"])
     return new, new
 
@@ -346,7 +325,7 @@ def create_if_missing(
     return True
 
 
-def _state_from_item(item: dict[str, Any]) -> SchedulerState:
+def _state_from_item(item: dict[str, Any]) -> Entry:
     try:
         is_paused = item["is_paused"]["BOOL"]
         version = int(item.get("version", {"N": "0"})["N"])
@@ -355,7 +334,7 @@ def _state_from_item(item: dict[str, Any]) -> SchedulerState:
         raise CorruptSchedulerEntry(f"unexpected item attributes: {_shape(item)}") from error
     previous = item.get("previous_is_paused", {}).get("BOOL")
     leases = {holder: int(value["N"]) for holder, value in item.get("leases", {}).get("M", {}).items() if "N" in value}
-    return SchedulerState(
+    return Entry(
         is_paused=is_paused,
         version=version,
         updated_at=item.get("updated_at", {}).get("S"),

@@ -20,6 +20,7 @@ from scheduler_client import (
     Throttled,
     Unreachable,
 )
+from tests.clocks import Clock
 
 PAUSED_7 = SchedulerState(True, '"7"', None)
 RESUMED_8 = SchedulerState(False, '"8"', None)
@@ -42,14 +43,6 @@ class ScriptedClient:
         if isinstance(answer, Exception):
             raise answer
         return answer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class MidRandom(random.Random):

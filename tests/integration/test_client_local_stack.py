@@ -18,7 +18,7 @@ import pytest
 
 from local_stack.dynamodb_local import free_port
 from scheduler_client import PauseWatcher, PreconditionFailed, SchedulerClient, SchedulerState, Unreachable
-from tests.client.test_watcher import Clock
+from tests.clocks import Clock
 from tests.integration.conftest import TABLE_NAME, LocalStack, stored_item
 
 pytestmark = pytest.mark.integration

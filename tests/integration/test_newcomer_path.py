@@ -140,7 +140,7 @@ def test_a_function_error_is_lambdas_error_shape_on_stdout_and_a_non_zero_exit(t
 
     assert result.returncode != 0
     assert json.loads(result.stdout) == {
-        "errorType": "PreconditionFailed",
+        "errorType": "SchedulerPreconditionFailed",
         "errorMessage": "the scheduler is at version 1",
     }
     assert "Traceback" in result.stderr

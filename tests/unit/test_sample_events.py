@@ -49,7 +49,7 @@ DIRECT_OUTCOMES: dict[str, dict[str, Any] | str] = {
     "direct/heartbeat.json": {"is_paused": False, "etag": '"1"', "outcome": "read", "paused_seconds": 0.0},
     "direct/pause.json": {"is_paused": True, "etag": '"2"'},
     "direct/resume.json": {"is_paused": False, "etag": '"2"'},
-    "direct/resume-if-unchanged.json": "PreconditionFailed",
+    "direct/resume-if-unchanged.json": "SchedulerPreconditionFailed",
 }
 
 

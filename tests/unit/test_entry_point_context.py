@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import app
-import rules
+import errors
 from tests.conftest import api_event, stored_item
 
 
@@ -45,7 +45,7 @@ def test_a_proxy_event_without_an_invoked_arn_is_refused_with_what_to_send(arn: 
     if arn is not None:
         context.invoked_function_arn = None
 
-    with pytest.raises(rules.InvalidSchedulerUpdate) as raised:
+    with pytest.raises(errors.InvalidSchedulerUpdate) as raised:
         app.lambda_handler(api_event("GET"), context)
 
     assert str(raised.value) == (
@@ -90,7 +90,7 @@ def test_log_lines_carry_the_calling_execution_as_correlation_id(
 def test_an_event_that_names_no_correlation_id_tags_none(invoke: Any, dynamodb: Any, event: Any) -> None:
     from observability import logger
 
-    with pytest.raises(rules.InvalidSchedulerUpdate):
+    with pytest.raises(errors.InvalidSchedulerUpdate):
         invoke(event)
 
     # None is left out of every line; an empty string or a number would be printed as the correlation id.

@@ -29,12 +29,12 @@ def test_a_proxy_event_not_through_the_api_alias_fails_before_any_write(
     dynamodb: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, invoked_arn: str
 ) -> None:
     import app
-    import rules
+    import errors
 
     dynamodb_calls.operations.clear()
     context = LambdaContext(invoked_function_arn=invoked_arn, aws_request_id=next_request_id())
 
-    with pytest.raises(rules.InvalidSchedulerUpdate, match="only through the function's live alias"):
+    with pytest.raises(errors.InvalidSchedulerUpdate, match="only through the function's live alias"):
         app.lambda_handler(_forged_patch(), context)
 
     assert dynamodb_calls.operations == []
@@ -55,11 +55,11 @@ def test_without_api_alias_configured_no_proxy_event_is_believed(
     dynamodb: Any, scheduler_entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import app
-    import rules
+    import errors
 
     monkeypatch.delenv("LIVE_ALIAS")
 
-    with pytest.raises(rules.InvalidSchedulerUpdate):
+    with pytest.raises(errors.InvalidSchedulerUpdate):
         app.lambda_handler(_forged_patch(), LambdaContext(aws_request_id=next_request_id()))
     assert stored_item(dynamodb) == scheduler_entry
 
@@ -76,8 +76,8 @@ def test_sam_local_tools_are_believed(dynamodb: Any, scheduler_entry: Any, monke
 def test_a_direct_payload_carrying_proxy_keys_is_refused_before_any_write(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    import rules
+    import errors
 
-    with pytest.raises(rules.InvalidSchedulerUpdate, match="Unexpected fields"):
+    with pytest.raises(errors.InvalidSchedulerUpdate, match="Unexpected fields"):
         invoke({"is_paused": True, "body": '{"is_paused": false}', "requestContext": {}})
     assert stored_item(dynamodb) == scheduler_entry

@@ -67,25 +67,25 @@ def test_if_match_with_the_current_etag_sets(invoke: Any, scheduler_entry: dict[
 def test_a_stale_if_match_raises_precondition_failed_and_writes_nothing(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    import store
+    import errors
 
     stale = invoke({})["etag"]
     invoke({"is_paused": True})
     before = stored_item(dynamodb)
 
-    with pytest.raises(store.PreconditionFailed) as raised:
+    with pytest.raises(errors.SchedulerPreconditionFailed) as raised:
         invoke({"is_paused": False, "if_match": stale})
 
-    assert type(raised.value).__name__ == "PreconditionFailed"
+    assert type(raised.value).__name__ == "SchedulerPreconditionFailed"
     assert stored_item(dynamodb) == before
 
 
 def test_a_missing_entry_raises_scheduler_entry_missing(invoke: Any, dynamodb: Any) -> None:
-    import store
+    import errors
 
-    with pytest.raises(store.SchedulerEntryMissing):
+    with pytest.raises(errors.SchedulerEntryMissing):
         invoke({})
-    with pytest.raises(store.SchedulerEntryMissing):
+    with pytest.raises(errors.SchedulerEntryMissing):
         invoke({"is_paused": True})
     assert stored_item(dynamodb) is None
 
@@ -106,9 +106,9 @@ BAD_PAYLOADS: dict[str, tuple[Any, str]] = {
 def test_bad_payloads_raise_invalid_scheduler_update_and_write_nothing(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, payload: Any, words: str
 ) -> None:
-    import rules
+    import errors
 
-    with pytest.raises(rules.InvalidSchedulerUpdate) as raised:
+    with pytest.raises(errors.InvalidSchedulerUpdate) as raised:
         invoke(payload)
 
     assert words in str(raised.value)
@@ -119,9 +119,9 @@ def test_bad_payloads_raise_invalid_scheduler_update_and_write_nothing(
 def test_an_if_match_that_names_no_version_raises_precondition_failed(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    import store
+    import errors
 
-    with pytest.raises(store.PreconditionFailed):
+    with pytest.raises(errors.SchedulerPreconditionFailed):
         invoke({"is_paused": True, "if_match": "1"})
 
     assert stored_item(dynamodb) == scheduler_entry
@@ -183,11 +183,11 @@ def test_the_execution_is_the_correlation_id(invoke: Any, scheduler_entry: dict[
 def test_a_bad_direct_payload_is_refused_with_its_exact_reason_and_no_io(
     invoke: Any, dynamodb: Any, dynamodb_calls: Any, scheduler_entry: dict[str, Any], payload: Any, message: str
 ) -> None:
-    import rules
+    import errors
 
     dynamodb_calls.operations.clear()
 
-    with pytest.raises(rules.InvalidSchedulerUpdate) as raised:
+    with pytest.raises(errors.InvalidSchedulerUpdate) as raised:
         invoke(payload)
 
     assert str(raised.value) == message
@@ -218,7 +218,7 @@ def test_a_key_is_scoped_to_its_direct_caller(invoke: Any, dynamodb: Any, schedu
 def test_the_internal_error_names_nothing_but_the_log(
     invoke: Any, scheduler_entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import direct_edge
+    import errors
     import store
 
     def broken() -> Any:
@@ -226,15 +226,15 @@ def test_the_internal_error_names_nothing_but_the_log(
 
     monkeypatch.setattr(store, "read_state", broken)
 
-    with pytest.raises(direct_edge.SchedulerInternalError) as raised:
+    with pytest.raises(errors.SchedulerInternalError) as raised:
         invoke({})
     assert str(raised.value) == "Internal error: the function log has the details."
 
 
 def test_a_missing_entry_is_named_in_the_message(invoke: Any, dynamodb: Any) -> None:
-    import store
+    import errors
 
-    with pytest.raises(store.SchedulerEntryMissing) as raised:
+    with pytest.raises(errors.SchedulerEntryMissing) as raised:
         invoke({"is_paused": True})
     assert str(raised.value) == "The scheduler entry is missing from the database."
 
@@ -246,10 +246,10 @@ def test_a_missing_entry_is_named_in_the_message(invoke: Any, dynamodb: Any) -> 
     ids=["another-version", "no-version"],
 )
 def test_a_failed_precondition_tells_the_state_machine_why(invoke: Any, if_match: str, message: str) -> None:
-    import store
+    import errors
 
     # Step Functions shows this message as the error's cause.
-    with pytest.raises(store.PreconditionFailed) as raised:
+    with pytest.raises(errors.SchedulerPreconditionFailed) as raised:
         invoke({"is_paused": True, "if_match": if_match})
 
     assert str(raised.value) == message

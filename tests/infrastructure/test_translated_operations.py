@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local_stack.template import PROJECT_ROOT, load_template
-from tests.unit.test_translated_template import of_type, the_alias, translate
+from tests.infrastructure.translated import of_type, the_alias, translate
 
 NOTIFY = [{"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}]
 

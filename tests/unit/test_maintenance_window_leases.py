@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from rules import InvalidMaintenanceWindow, LeasePlan, parse_wait_seconds, plan_close, plan_open
+from errors import InvalidMaintenanceWindow
+from rules import LeasePlan, parse_wait_seconds, plan_close, plan_open
 from tests.conftest import stored_item
 
 NOW = 1_000_000
@@ -195,7 +196,7 @@ def test_a_bad_window_step_is_refused_before_any_io(
 
 @pytest.mark.usefixtures("scheduler_entry")
 def test_a_window_gives_up_after_bounded_conflicts(invoke: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import direct_edge
+    import errors
     import store
 
     attempts: list[int] = []
@@ -209,7 +210,7 @@ def test_a_window_gives_up_after_bounded_conflicts(invoke: Any, dynamodb: Any, m
 
     monkeypatch.setattr(store, "_update", someone_always_writes_first)
 
-    with pytest.raises(direct_edge.SchedulerInternalError):
+    with pytest.raises(errors.SchedulerInternalError):
         invoke({"action": "open_window", "wait_seconds": 0, "caller": A})
     assert len(attempts) == store.WINDOW_WRITE_ATTEMPTS
 

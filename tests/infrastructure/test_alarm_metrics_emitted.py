@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+import errors
 import observability
 import store
 from tests.conftest import TABLE_NAME, api_event
-from tests.unit.test_translated_template import translate
+from tests.infrastructure.translated import translate
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 WINDOW = "arn:aws:states:eu-west-1:123456789012:execution:MaintenanceWindow:w-1"
@@ -109,11 +110,10 @@ def test_a_pause_made_this_instant_is_zero_seconds_old(
 def test_the_heartbeat_writes_nothing_and_takes_no_other_field(
     invoke: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any
 ) -> None:
-    import rules
 
     invoke(HEARTBEAT)
     assert dynamodb_calls.operations == ["GetItem"]
-    with pytest.raises(rules.InvalidSchedulerUpdate) as raised:
+    with pytest.raises(errors.InvalidSchedulerUpdate) as raised:
         invoke({**HEARTBEAT, "is_paused": False, "if_match": '"1"'})
     assert str(raised.value) == "A heartbeat takes no other field; unexpected: if_match, is_paused."
     assert dynamodb_calls.operations == ["GetItem"]
@@ -133,14 +133,13 @@ def test_the_heartbeat_answers_a_missing_entry_with_the_metric_not_an_error(
 def test_an_unreadable_entry_fails_the_heartbeat_without_a_state_metric(
     invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import direct_edge
 
     def unreadable(table: str | None = None) -> Any:
         raise RuntimeError("AccessDeniedException")
 
     monkeypatch.setattr(store, "read_state", unreadable)
 
-    with pytest.raises(direct_edge.SchedulerInternalError):
+    with pytest.raises(errors.SchedulerInternalError):
         invoke(HEARTBEAT)
 
     assert emitted(capsys.readouterr().out) == []  # SchedulerStateUnknownAlarm counts missing samples
@@ -166,7 +165,7 @@ PATHS_MEETING_A_MISSING_ENTRY: dict[str, tuple[Any, str]] = {
 def test_every_path_that_meets_a_missing_entry_emits_the_metric(
     invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str], event: Any, path: str
 ) -> None:
-    with contextlib.suppress(store.SchedulerEntryMissing):  # the direct edge raises it for state machines
+    with contextlib.suppress(errors.SchedulerEntryMissing):  # the direct edge raises it for state machines
         invoke(event)
 
     documents = [d for d in emitted(capsys.readouterr().out) if "SchedulerEntryMissing" in d]
@@ -178,10 +177,10 @@ def test_every_path_that_meets_a_missing_entry_emits_the_metric(
 
 def every_metric_the_code_emits(invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> set[Any]:
     for event, _ in PATHS_MEETING_A_MISSING_ENTRY.values():
-        with contextlib.suppress(store.SchedulerEntryMissing):
+        with contextlib.suppress(errors.SchedulerEntryMissing):
             invoke(event)
     store.create_if_missing(actor="test-setup")
-    with contextlib.suppress(store.PreconditionFailed):
+    with contextlib.suppress(errors.SchedulerPreconditionFailed):
         invoke({"is_paused": True, "if_match": '"7"'})
     invoke({"is_paused": True})
     invoke({"is_paused": False})
@@ -239,16 +238,15 @@ def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
 def test_a_refused_direct_call_is_counted_and_an_internal_error_is_not(
     invoke: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import direct_edge
 
-    with pytest.raises(store.PreconditionFailed):
+    with pytest.raises(errors.SchedulerPreconditionFailed):
         invoke({"is_paused": True, "if_match": '"7"'})
     refused = [d for d in emitted(capsys.readouterr().out) if "DirectCallRefused" in d]
     assert [(d["DirectCallRefused"], d["error"], d["path"]) for d in refused] == [
-        ([1.0], "PreconditionFailed", "direct")
+        ([1.0], "SchedulerPreconditionFailed", "direct")
     ]
 
     monkeypatch.setattr(store, "write_pause", lambda *args: 1 / 0)
-    with pytest.raises(direct_edge.SchedulerInternalError):
+    with pytest.raises(errors.SchedulerInternalError):
         invoke({"is_paused": True})
     assert [d for d in emitted(capsys.readouterr().out) if "DirectCallRefused" in d] == []

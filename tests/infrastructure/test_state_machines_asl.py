@@ -268,7 +268,7 @@ def test_set_scheduler_pause_passes_if_match_and_a_stale_one_fails_writing_nothi
     execution = start("SetSchedulerPauseStateMachine", {"is_paused": True, "if_match": '"7"'})
 
     assert execution["status"] == "FAILED"
-    assert execution["error"] == "PreconditionFailed"
+    assert execution["error"] == "SchedulerPreconditionFailed"
     assert stored_item(dynamodb) == scheduler_entry
 
 

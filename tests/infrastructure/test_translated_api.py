@@ -3,34 +3,14 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from local_stack.template import PROJECT_ROOT, load_template
-
-
-class NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def translate(parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    from samtranslator.translator.transform import transform
-
-    template = copy.deepcopy(load_template())
-    for resource in template["Resources"].values():
-        properties = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Serverless::Function":
-            properties["CodeUri"] = "s3://bucket/scheduler.zip"
-        if resource["Type"] == "AWS::Serverless::StateMachine":
-            properties["Definition"] = json.loads(Path(PROJECT_ROOT / properties.pop("DefinitionUri")).read_text())
-    translated: dict[str, Any] = transform(template, parameters or {}, NoManagedPolicies())
-    return translated
+from local_stack.template import load_template
+from tests.infrastructure.translated import of_type, operations, the_alias, translate
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +18,6 @@ def resources() -> Iterator[dict[str, Any]]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
         yield translate()["Resources"]
-
-
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {name: resource for name, resource in resources.items() if resource["Type"] == kind}
-
-
-def operations(resources: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    body = resources["SchedulerApi"]["Properties"]["Body"]
-    for path, item in body["paths"].items():
-        for method, operation in item.items():
-            yield path, method, operation
-
-
-def the_alias(resources: dict[str, Any]) -> str:
-    (name,) = of_type(resources, "AWS::Lambda::Alias")
-    return name
 
 
 def test_every_route_is_iam_authorised_and_invokes_the_api_alias_without_caller_credentials(
@@ -217,7 +181,7 @@ def test_the_pipe_may_only_read_the_stream_put_on_the_bus_and_dead_letter(resour
 
 
 def test_a_dead_lettered_event_raises_an_alarm_on_that_queue(resources: dict[str, Any]) -> None:
-    alarm = resources["PauseChangeDeliveryFailed"]["Properties"]
+    alarm = resources["ChangeEventDeliveryAlarm"]["Properties"]
 
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert alarm["Dimensions"] == [
