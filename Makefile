@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
 MUTATE_VENV := .venv-mutate
-.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate restore-entry clean
+.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
 ENV ?= default
@@ -81,8 +81,12 @@ $(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requireme
 	$(MUTATE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutate.txt
 	touch $@
 
-mutate: $(MUTATE_VENV)/.installed  ## mutation testing of functions/scheduler and client/ (mutmut), a score per file: make mutate [MUTANTS='store.*']
+mutate: $(MUTATE_VENV)/.installed install  ## mutation testing of functions/scheduler and client/: mutmut, then the rules pass: make mutate [MUTANTS='store.*'] [RULES='rules.*']
 	$(MUTATE_VENV)/bin/python scripts/mutate.py $(MUTANTS)
+	$(PY) scripts/mutate_rules.py $(RULES)
+
+mutate-rules: install  ## the second pass alone: module-level rules and whole collections, each element dropped: make mutate-rules [RULES='errors.*']
+	$(PY) scripts/mutate_rules.py $(RULES)
 
 restore-entry: install  ## put back a missing entry, PAUSED, in a deployed stack: make restore-entry STACK=name [PROFILE=p]
 	$(PY) scripts/restore_entry.py --stack "$(STACK)" $(if $(PROFILE),--profile "$(PROFILE)")
@@ -104,4 +108,4 @@ e2e: install  ## the HTTP contract against a deployed stack, signed through the 
 	STACK="$(STACK)" $(if $(PROFILE),AWS_PROFILE="$(PROFILE)") $(PY) -m pytest tests/e2e
 
 clean:  ## remove what the targets made (keeps .local/, the local database)
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .mutate
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .mutate .mutate-rules

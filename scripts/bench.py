@@ -1,8 +1,10 @@
 """`make bench`: the service against a bare boto3 call, on the same DynamoDB Local, in one run.
 
 Every figure is a ratio measured here and now, so the machine's speed cancels out:
-1. cold path: a fresh process that imports the handler and serves its first GET, against a fresh process that
-   only does `import boto3; boto3.client("dynamodb").get_item(...)`; paired runs, alternating order;
+1. cold path: a fresh process that imports the handler from the package `sam build` makes (its bytecode
+   included, as Lambda gets it) and serves its first GET, against a fresh process that only makes the same
+   get_item with bare botocore (what the function uses) and with bare boto3; paired runs, alternating order;
+   with PYTHONDONTWRITEBYTECODE=1, as on Lambda, whose read-only /var/task keeps Python from caching bytecode;
 2. warm path: p50/p99 of GET and PATCH through the handler against the bare client call, same process;
 3. round trips per request, counted on the client, and the size of the built deployment package.
 
@@ -39,18 +41,29 @@ TABLE = "scheduler-bench"
 KEY = {"pk": {"S": "scheduler"}}
 
 HANDLER_COLD = """
-import json, sys
-sys.path.insert(0, "functions/scheduler")
+import json, os, sys
+sys.path.insert(0, os.environ["BENCH_PACKAGE"])
 from app import lambda_handler
 class Context:
     aws_request_id = "bench"
 event = json.loads(open("events/get.json").read())
 assert lambda_handler(event, Context())["statusCode"] == 200
 """
-BASELINE_COLD = f"""
+BASELINE_COLD = {
+    "boto3": f"""
 import boto3
 assert "Item" in boto3.client("dynamodb").get_item(TableName="{TABLE}", Key={KEY!r}, ConsistentRead=True)
-"""
+""",
+    # The function's own client settings (timeouts, standard retries: cheaper to set up than the default
+    # legacy mode), so the ratio is what the function adds around one get_item, nothing else.
+    "botocore": f"""
+import botocore.session
+from botocore.config import Config
+config = Config(connect_timeout=1, read_timeout=1, retries={{"total_max_attempts": 3, "mode": "standard"}})
+client = botocore.session.get_session().create_client("dynamodb", config=config)
+assert "Item" in client.get_item(TableName="{TABLE}", Key={KEY!r}, ConsistentRead=True)
+""",
+}
 
 
 def time_process(code: str, env: dict[str, str]) -> tuple[float, float]:
@@ -64,26 +77,54 @@ def time_process(code: str, env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def cold_path(env: dict[str, str], pairs: int) -> tuple[list[float], list[float]]:
+def cold_path(env: dict[str, str], pairs: int, baseline_code: str) -> tuple[list[float], list[float]]:
     """(wall ratios, CPU ratios) handler/baseline, one per pair; the order alternates so drift favours neither.
     Wall time is what a caller waits; CPU time is the same work with less of the other processes' noise."""
     import boto3
 
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     warm_jvm = boto3.client("dynamodb")
     for _ in range(500):  # DynamoDB Local's JIT settles first, so neither side pays for it
         warm_jvm.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True)
     for _ in range(2):  # and the OS file cache holds both sides' files: we compare work, not disk reads
         time_process(HANDLER_COLD, env)
-        time_process(BASELINE_COLD, env)
+        time_process(baseline_code, env)
     wall_ratios, cpu_ratios = [], []
     for pair in range(pairs):
         if pair % 2:
-            baseline, handler = time_process(BASELINE_COLD, env), time_process(HANDLER_COLD, env)
+            baseline, handler = time_process(baseline_code, env), time_process(HANDLER_COLD, env)
         else:
-            handler, baseline = time_process(HANDLER_COLD, env), time_process(BASELINE_COLD, env)
+            handler, baseline = time_process(HANDLER_COLD, env), time_process(baseline_code, env)
         wall_ratios.append(handler[0] / baseline[0])
         cpu_ratios.append(handler[1] / baseline[1])
     return wall_ratios, cpu_ratios
+
+
+def instructions(code: str, env: dict[str, str]) -> int:
+    """Instructions a fresh Python process runs for ``code``, counted by valgrind's callgrind: the same count
+    for the same work whatever else the machine does (wall and CPU time vary by 10% here)."""
+    import re
+
+    result = subprocess.run(  # noqa: S603 - valgrind and our own interpreter, fixed arguments
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code],  # noqa: S607
+        cwd=ROOT,
+        env={**env, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no count: {result.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def cold_instructions(env: dict[str, str], runs: int) -> list[float] | None:
+    """Handler / bare botocore, in instructions, one ratio per run; None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    return [instructions(HANDLER_COLD, env) / instructions(BASELINE_COLD["botocore"], env) for _ in range(runs)]
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -124,27 +165,21 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
         flips["next"] += 1
         return app.lambda_handler(flip_events[flips["next"] % 2], invocation())
 
+    import store
+
+    expression = store._change_expression() + " REMOVE leases"  # the very write the store makes
+    condition = store._not_a_recent_write()
+
     def bare_patch() -> None:
-        # The same write the store makes, so the ratio is what the handler adds around it.
+        # The same request the store sends, so the ratio is what the handler adds around it.
+        write = store.WriteRequest("bench", f"request:bare-{next(invocations)}", "bare")
         bare.update_item(
             TableName=TABLE,
             Key=KEY,
-            UpdateExpression=(
-                "SET previous_is_paused = if_not_exists(is_paused, :unknown), is_paused = :paused, "
-                "updated_at = :now, updated_by = :actor, write_token = :token, write_request = :request "
-                "REMOVE leases ADD #version :one"
-            ),
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(write_token) OR write_token <> :token)",
+            UpdateExpression=expression,
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={
-                ":paused": {"BOOL": True},
-                ":unknown": {"NULL": True},
-                ":one": {"N": "1"},
-                ":now": {"S": "2026-11-28T00:00:00.000+00:00"},
-                ":actor": {"S": "bench"},
-                ":token": {"S": f"request:bare-{next(invocations)}"},
-                ":request": {"S": "bare"},
-            },
+            ExpressionAttributeValues={":paused": {"BOOL": True}, **store._change_values(write, True)},
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
@@ -186,26 +221,26 @@ def round_trips() -> dict[str, int]:
     return counts
 
 
-def package_size() -> tuple[int, int]:
-    """(bytes unpacked, bytes zipped) of the SchedulerFunction that `sam build` makes."""
-    build_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
-    try:
-        subprocess.run(  # noqa: S603
-            [str(Path(sys.executable).parent / "sam"), "build", "SchedulerFunction", "--build-dir", str(build_dir)],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            env={**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-        )
-        function_dir = build_dir / "SchedulerFunction"
-        files = [path for path in function_dir.rglob("*") if path.is_file()]
-        archive = build_dir / "package.zip"
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as package:
-            for path in files:
-                package.write(path, path.relative_to(function_dir))
-        return sum(path.stat().st_size for path in files), archive.stat().st_size
-    finally:
-        shutil.rmtree(build_dir, ignore_errors=True)
+def build_package(build_dir: Path) -> Path:
+    """The SchedulerFunction that `sam build` makes (functions/scheduler/Makefile: modules and bytecode)."""
+    subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).parent / "sam"), "build", "SchedulerFunction", "--build-dir", str(build_dir)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
+    return build_dir / "SchedulerFunction"
+
+
+def package_size(function_dir: Path) -> tuple[int, int]:
+    """(bytes unpacked, bytes zipped) of a built function."""
+    files = [path for path in function_dir.rglob("*") if path.is_file()]
+    archive = function_dir.parent / "package.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as package:
+        for path in files:
+            package.write(path, path.relative_to(function_dir))
+    return sum(path.stat().st_size for path in files), archive.stat().st_size
 
 
 def main() -> int:
@@ -213,10 +248,20 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=31)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.md")
+    parser.add_argument("--cold-only", action="store_true", help="only the cold path (a quick check while working)")
+    parser.add_argument("--instruction-runs", type=int, default=3, help="cold path runs under valgrind, each side")
     args = parser.parse_args()
 
+    build_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    try:
+        return measure(args, build_package(build_dir))
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, package: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-dynamodb-") as data_dir, DynamoDBLocal(Path(data_dir)) as database:
-        env = {**os.environ, **client_environment(database.endpoint_url, TABLE)}
+        env = {**os.environ, **client_environment(database.endpoint_url, TABLE), "BENCH_PACKAGE": str(package)}
         os.environ.update(env)
         sys.path.insert(0, str(ROOT / "functions" / "scheduler"))
         import store
@@ -224,12 +269,21 @@ def main() -> int:
         create_table(store.dynamodb_client(), TABLE)
         store.create_if_missing(actor="bench")
 
-        wall_ratios, cpu_ratios = cold_path(env, args.pairs)
+        counted = cold_instructions(env, args.instruction_runs)
+        cold = {name: cold_path(env, args.pairs, code) for name, code in BASELINE_COLD.items()}
+        if args.cold_only:
+            if counted:
+                print(f"cold / botocore, instructions: {statistics.median(counted):.4f}")
+            for name, (wall_ratios, cpu_ratios) in cold.items():
+                print(
+                    f"cold / {name}: wall {statistics.median(wall_ratios):.3f}, CPU {statistics.median(cpu_ratios):.3f}"
+                )
+            return 0
         # The function logs every write to stdout, as on Lambda; here that output would drown the table.
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             warm = warm_path(args.requests)
             trips = round_trips()
-    unpacked, zipped = package_size()
+    unpacked, zipped = package_size(package)
 
     lines = [
         f"# Benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
@@ -238,11 +292,21 @@ def main() -> int:
         "| measure | result | target |",
         "|---|---|---|",
     ]
-    for kind, ratios in (("wall time", wall_ratios), ("CPU time", cpu_ratios)):
+    if counted:
         lines.append(
-            f"| cold path ({kind}): first GET in a fresh process / bare boto3 get_item, median of {len(ratios)} "
-            f"pairs | **{statistics.median(ratios):.3f}** (min {min(ratios):.3f}, max {max(ratios):.3f}) | <= 1.05 |"
+            f"| cold path (instructions, callgrind): first GET in a fresh process / bare botocore get_item, median "
+            f"of {len(counted)} runs | **{statistics.median(counted):.4f}** (min {min(counted):.4f}, "
+            f"max {max(counted):.4f}) | <= 1.05 |"
         )
+    else:
+        lines.append("| cold path (instructions) | not measured: valgrind is not installed | <= 1.05 |")
+    for baseline, (wall_ratios, cpu_ratios) in cold.items():
+        for kind, ratios in (("wall time", wall_ratios), ("CPU time", cpu_ratios)):
+            lines.append(
+                f"| cold path ({kind}): first GET in a fresh process / bare {baseline} get_item, median of "
+                f"{len(ratios)} pairs | **{statistics.median(ratios):.3f}** (min {min(ratios):.3f}, "
+                f"max {max(ratios):.3f}) | {'<= 1.05' if baseline == 'botocore' else ''} |"
+            )
     for name, (handler_p50, handler_p99, bare_p50, bare_p99) in warm.items():
         lines.append(
             f"| warm {name}: handler / bare client call, p50 ({args.requests} each) | **{handler_p50 / bare_p50:.3f}** "

@@ -17,6 +17,8 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = PROJECT_ROOT / "events"
 TABLE_NAME = "scheduler-test"
+# The incarnation the scheduler_entry fixture's entry is created with: its tags are known in advance.
+ENTRY_INCARNATION = "mk3x0a9z7q2c"
 
 
 @dataclass
@@ -97,7 +99,7 @@ def scheduler_entry(dynamodb: Any) -> dict[str, Any]:
     """The one scheduler entry, created as a deploy creates it. Returns the stored item."""
     import store
 
-    assert store.create_if_missing(actor="test-setup")
+    assert store.create_if_missing(actor="test-setup", incarnation=ENTRY_INCARNATION)
     item = stored_item(dynamodb)
     assert item is not None
     return item
@@ -111,6 +113,21 @@ def stored_item(client: Any) -> dict[str, Any] | None:
         TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True
     ).get("Item")
     return item
+
+
+def etag_of(item: dict[str, Any]) -> str:
+    """The ETag the service must serve for a stored item, as docs/api.md defines it:
+    ``"<version>.<p|r>.<incarnation>"``, or ``"<version>.<p|r>"`` for an entry without an incarnation."""
+    version = item.get("version", {"N": "0"})["N"]
+    state = "p" if item["is_paused"]["BOOL"] else "r"
+    incarnation = item.get("incarnation", {}).get("S")
+    return f'"{version}.{state}.{incarnation}"' if incarnation else f'"{version}.{state}"'
+
+
+def tag(version: int, is_paused: bool, incarnation: str | None = ENTRY_INCARNATION) -> str:
+    """An ETag written out from docs/api.md's form: the fixture entry's (version 1, running) is tag(1, False)."""
+    state = "p" if is_paused else "r"
+    return f'"{version}.{state}.{incarnation}"' if incarnation else f'"{version}.{state}"'
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import errors
 import rules
 import store
+import validators
 from observability import (
     logger,
     record_direct_refusal,
@@ -83,7 +84,7 @@ def _handle(event: Any, request_id: str) -> dict[str, Any]:
             raise errors.InvalidSchedulerUpdate('Field "if_match" only applies to an update: add "is_paused".')
         return _answer(store.read_state())
     update = rules.parse_update(fields)  # the very rules the HTTP edge applies
-    preconditions = rules.parse_preconditions(if_match=if_match)
+    preconditions = validators.parse_preconditions(if_match=if_match)
     state = store.write_pause(update.is_paused, write, preconditions)
     record_pause_change(state)
     return _answer(state)
@@ -115,7 +116,7 @@ def _window(action: Any, event: dict[str, Any], caller: str, write: store.WriteR
         result = store.open_window(caller, wait_seconds=wait_seconds, write=write)
     else:
         result = store.close_window(caller, write=write)
-    if result.state.write_token == write.token:
+    if result.state.recent_write(write.token) is not None:  # this step wrote (now, or before its answer was lost)
         record_pause_change(result.state)
     logger.info("Maintenance window step", extra={"action": action, "window": caller, "outcome": result.outcome})
     answer = {**_answer(result.state), "outcome": result.outcome}
@@ -148,4 +149,4 @@ def max_window_seconds() -> int:
 
 
 def _answer(state: store.Entry) -> dict[str, Any]:
-    return {"is_paused": state.is_paused, "etag": rules.etag_for(state.version)}
+    return {"is_paused": state.is_paused, "etag": state.etag}

@@ -93,6 +93,7 @@ def carry_over(old_table: str, table: str, token: str) -> str:
         token=token,
         is_paused=old.is_paused,
         version=old.version + 1,
+        incarnation=old.incarnation,  # the same entry, continued: its tags stay newer than any the old table served
         table=table,
     )
     logger.info(

@@ -42,7 +42,9 @@ class SchedulerPreconditionFailed(Exception):
 
     def __init__(self, current: Any | None) -> None:
         super().__init__(
-            f"the scheduler is at version {current.version}" if current else "no version of the scheduler was named"
+            f"the scheduler is at version {current.version} ({current.etag})"
+            if current
+            else "no version of the scheduler was named"
         )
         self.current = current
 

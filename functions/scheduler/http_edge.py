@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC
-from email.utils import format_datetime
 from typing import Any
 
 import errors
 import rules
 import store
+import validators
 from observability import logger, record_entry_missing, record_pause_change
 
 SCHEDULER_PATHS = ("/scheduler", "/scheduler/")
@@ -93,7 +92,7 @@ def get_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: st
     if preconditions.unsatisfiable:
         return _no_version_named()
     state = store.read_state()
-    outcome = rules.read_outcome(preconditions, state.version, rules.last_modified_of(state.updated_at))
+    outcome = validators.read_outcome(preconditions, state.tag, validators.iso_time(state.updated_at))
     if outcome == 304:
         return {"statusCode": 304, "headers": _version_headers(state), "body": ""}
     if outcome == 412:
@@ -102,8 +101,11 @@ def get_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: st
 
 
 def head_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
-    """GET without the body: the same status and headers."""
-    return {**get_scheduler(event, headers, request_id), "body": ""}
+    """GET without the body: the same status and headers, Content-Length included (RFC 9110 section 9.3.2:
+    the length GET's body would have)."""
+    answer = get_scheduler(event, headers, request_id)
+    length = len(str(answer["body"]).encode("utf-8"))
+    return {**answer, "headers": {**answer["headers"], "Content-Length": str(length)}, "body": ""}
 
 
 def patch_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
@@ -130,8 +132,8 @@ _ROUTES: dict[str, Callable[[dict[str, Any], dict[str, str], str], Response]] = 
 }
 
 
-def _preconditions(headers: dict[str, str], *, reading: bool = True) -> rules.Preconditions:
-    return rules.parse_preconditions(
+def _preconditions(headers: dict[str, str], *, reading: bool = True) -> validators.Preconditions:
+    return validators.parse_preconditions(
         if_match=headers.get("if-match"),
         if_unmodified_since=headers.get("if-unmodified-since"),
         if_none_match=headers.get("if-none-match"),
@@ -186,11 +188,11 @@ def text_response(status: int, text: str, extra_headers: dict[str, str] | None =
 
 def _version_headers(state: store.Entry) -> dict[str, str]:
     # no-cache: nodes may keep a copy but must revalidate it (If-None-Match) before trusting it.
-    headers = {"ETag": rules.etag_for(state.version), "Cache-Control": "no-cache"}
-    last_modified = rules.last_modified_of(state.updated_at)
+    headers = {"ETag": state.etag, "Cache-Control": "no-cache"}
+    last_modified = validators.last_modified(validators.iso_time(state.updated_at), store.clock())
     if last_modified is not None:
-        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
-    elif state.updated_at:  # an entry written by hand; the ETag still identifies the version
+        headers["Last-Modified"] = validators.format_http_date(last_modified)
+    elif state.updated_at:  # an entry written by hand; the ETag still identifies the representation
         logger.warning("updated_at is not an ISO 8601 time", extra={"updated_at": state.updated_at})
     return headers
 

@@ -1,4 +1,5 @@
-"""The rules: what a valid update of the scheduler is, and what its version tags look like.
+"""The rules: what a valid update of the scheduler is (its body, its media type, its idempotency key), and how
+maintenance windows hold the pause. Entity tags and dates are in ``validators``.
 
 Shared by every edge (API Gateway, direct invocation), so a request is judged the same way however it
 arrives. Nothing here does I/O.
@@ -7,17 +8,15 @@ arrives. Nothing here does I/O.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from errors import InvalidMaintenanceWindow, InvalidSchedulerUpdate
+from validators import iso_time
 
 ALLOWED_FIELDS = ("is_paused",)
 MAX_BODY_BYTES = 1024  # the largest valid body is ~20 bytes; anything near this is not a real client
-MAX_VERSION_DIGITS = 18  # far beyond any real count of writes, well inside DynamoDB's 38-digit numbers
-MAX_IF_MATCH_VERSIONS = 100  # DynamoDB's IN takes at most 100 operands
 PATCH_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # A lease outlives its window by this much, so the window's own resume (and its retries) still finds it;
@@ -29,8 +28,7 @@ class UnsupportedMediaType(Exception):
     """A PATCH body of a media type this service does not parse."""
 
 
-@dataclass(frozen=True)
-class SchedulerUpdate:
+class SchedulerUpdate(NamedTuple):
     is_paused: bool
 
 
@@ -125,155 +123,14 @@ def _sf_string(inner: str) -> str | None:
     return None if escaped else "".join(out)
 
 
-def etag_for(version: int) -> str:
-    """The strong entity tag of a version, quoted as HTTP wants it."""
-    return f'"{version}"'
-
-
-def parse_if_match(header: str) -> tuple[int, ...] | None:
-    """The versions an If-Match value accepts; None for ``*`` (any existing entry).
-
-    Weak tags never match under If-Match's strong comparison, and text that is not an entity tag matches
-    nothing (RFC 9110 section 13.1.1). A value with no tag a version could equal yields an empty tuple: the
-    precondition fails without asking the store.
-    """
-    header = header.strip()
-    if header == "*":
-        return None
-    versions = {version for weak, version in _entity_tags(header) if not weak and version is not None}
-    # DynamoDB's IN takes at most 100 operands; a real client names one. The newest are the likeliest.
-    return tuple(sorted(versions)[-MAX_IF_MATCH_VERSIONS:])
-
-
-@dataclass(frozen=True)
-class Preconditions:
-    """A request's conditional headers, as RFC 9110 section 13.2.2 lets them count.
-
-    ``match``: the versions If-Match accepts (None when absent or ``*``: any existing entry). ``unmodified_since``
-    counts only without If-Match; ``modified_since`` only without If-None-Match, and only for GET and HEAD.
-    """
-
-    match: tuple[int, ...] | None = None
-    unmodified_since: datetime | None = None
-    none_match: tuple[int, ...] | None = None
-    none_match_any: bool = False
-    modified_since: datetime | None = None
-
-    @property
-    def unsatisfiable(self) -> bool:
-        """If-Match named no version anything could have: it fails without asking the store."""
-        return self.match == ()
-
-
-def parse_preconditions(
-    *,
-    if_match: str | None = None,
-    if_unmodified_since: str | None = None,
-    if_none_match: str | None = None,
-    if_modified_since: str | None = None,
-) -> Preconditions:
-    """Read the four conditional headers; a date that is not an HTTP date is ignored, as RFC 9110 says."""
-    none_match_any = if_none_match is not None and if_none_match.strip() == "*"
-    none_match = None
-    if if_none_match is not None and not none_match_any:
-        # Weak comparison: W/"3" names version 3 too. The newest versions are the likeliest to matter.
-        versions = {version for _, version in _entity_tags(if_none_match) if version is not None}
-        none_match = tuple(sorted(versions)[-MAX_IF_MATCH_VERSIONS:])
-    return Preconditions(
-        match=parse_if_match(if_match) if if_match is not None else None,
-        unmodified_since=_http_date(if_unmodified_since) if if_match is None else None,
-        none_match=none_match,
-        none_match_any=none_match_any,
-        modified_since=_http_date(if_modified_since) if if_none_match is None else None,
-    )
-
-
-def read_outcome(preconditions: Preconditions, version: int, last_modified: datetime | None) -> int:
-    """The status a GET or HEAD answers for the current version: 200, 304 (not modified) or 412."""
-    if preconditions.match is not None:
-        if version not in preconditions.match:
-            return 412
-    elif _modified_after(last_modified, preconditions.unmodified_since):
-        return 412
-    if preconditions.none_match_any or version in (preconditions.none_match or ()):
-        return 304
-    if (
-        preconditions.modified_since is not None  # parse_preconditions leaves it out under If-None-Match
-        and last_modified is not None
-        and not _modified_after(last_modified, preconditions.modified_since)
-    ):
-        return 304
-    return 200
-
-
 def paused_seconds(is_paused: bool, updated_at: str | None, now: datetime) -> float:
     """How long the switch has been paused: since the last write that paused it (a repeated pause is
     someone confirming it, and restarts the count); 0 when it is not paused. A pause whose time is unknown
     (an entry restored by hand) counts from the epoch: too long, so the alarm asks someone to look."""
     if not is_paused:
         return 0.0
-    since = _iso_time(updated_at) or datetime.fromtimestamp(0, UTC)
+    since = iso_time(updated_at) or datetime.fromtimestamp(0, UTC)
     return max(0.0, round((now - since).total_seconds(), 3))
-
-
-def last_modified_of(updated_at: str | None) -> datetime | None:
-    """The HTTP Last-Modified of an ISO 8601 ``updated_at``, to the second (HTTP dates have no fractions);
-    None when there is none or it is not a time this service wrote."""
-    moment = _iso_time(updated_at)
-    return moment.replace(microsecond=0) if moment is not None else None
-
-
-def _iso_time(updated_at: str | None) -> datetime | None:
-    """An aware time from an ISO 8601 ``updated_at``; None when absent, malformed or without a zone."""
-    if not updated_at:
-        return None
-    try:
-        moment = datetime.fromisoformat(updated_at)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def unmodified_limit(since: datetime) -> datetime:
-    """The first instant whose Last-Modified is later than ``since``: updated_at must be before it."""
-    return since.replace(microsecond=0) + timedelta(seconds=1)
-
-
-def _modified_after(last_modified: datetime | None, since: datetime | None) -> bool:
-    return since is not None and last_modified is not None and last_modified > since
-
-
-def _http_date(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _entity_tags(header: str) -> list[tuple[bool, int | None]]:
-    """Split a list of entity tags into (weak, version-or-None); a tag of another form yields no version."""
-    tags: list[tuple[bool, int | None]] = []
-    for raw in header.split(","):
-        tag = raw.strip()
-        weak = tag.startswith("W/")
-        opaque = tag[2:] if weak else tag
-        if len(opaque) < 2 or opaque[0] != '"' or opaque[-1] != '"':
-            continue
-        tags.append((weak, _version_of(opaque[1:-1])))
-    return tags
-
-
-def _version_of(opaque: str) -> int | None:
-    """The version an entity tag names, if it is one etag_for could have made (ETags compare as strings,
-    so "07" is not "7"); None for anything else."""
-    if not (opaque.isascii() and opaque.isdigit()) or len(opaque) > MAX_VERSION_DIGITS:
-        return None
-    if opaque != "0" and opaque.startswith("0"):
-        return None
-    return int(opaque)
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -306,8 +163,7 @@ def _json_type(value: Any) -> str:
 # Maintenance windows hold leases on the pause: {window id: expiry, epoch seconds} on the item.
 
 
-@dataclass(frozen=True)
-class LeasePlan:
+class LeasePlan(NamedTuple):
     """What a window's open or close does to the item: the leases to store, the switch to set (None: leave
     the item alone) and the outcome to report."""
 
@@ -325,7 +181,7 @@ def parse_wait_seconds(value: Any, maximum: int) -> int:
     return value
 
 
-def plan_open(window: str, *, is_paused: bool, leases: dict[str, int], now: int, expires_at: int) -> LeasePlan:
+def plan_open(window: str, *, is_paused: bool, leases: Mapping[str, int], now: int, expires_at: int) -> LeasePlan:
     """Open a window. A running switch is paused under this window's lease. A pause that other windows hold
     (their leases, expired or not: a stopped window's pause is still a window's pause) is joined. A pause
     with no lease at all was made by hand: the window takes no lease, so it will not resume it."""
@@ -335,11 +191,11 @@ def plan_open(window: str, *, is_paused: bool, leases: dict[str, int], now: int,
     return LeasePlan("paused" if not is_paused else "joined", {**held, window: expires_at}, True)
 
 
-def plan_close(window: str, *, is_paused: bool, leases: dict[str, int], now: int) -> LeasePlan:
+def plan_close(window: str, *, is_paused: bool, leases: Mapping[str, int], now: int) -> LeasePlan:
     """Close a window. Without its lease (a manual write cleared every lease) the switch is someone else's:
     left alone. With other unexpired leases the pause stays theirs. Otherwise the window resumes."""
     if window not in leases:
-        return LeasePlan("changed_during_window", leases, None)
+        return LeasePlan("changed_during_window", dict(leases), None)
     others = {holder: expiry for holder, expiry in leases.items() if holder != window and expiry > now}
     if not is_paused:
         return LeasePlan("changed_during_window", others, False)

@@ -6,34 +6,41 @@ here knows about HTTP or Step Functions.
 
 The item::
 
-    pk                  "scheduler"        the one and only key
-    is_paused           BOOL               the switch
-    version             N                  +1 on every accepted change (the ETag); absent counts as 0
-    updated_at          S                  ISO 8601 UTC time of the last change
-    updated_by          S                  who made the last change
-    previous_is_paused  BOOL               the switch before the last change (tells a change from a repeat)
-    write_token         S                  the idempotency token of the last change: its retry is its success
-    write_request       S                  the Lambda request that made the last change
-    leases              M                  maintenance windows holding the pause: {window: expiry epoch s}
+    pk            "scheduler"     the one and only key
+    is_paused     BOOL            the switch
+    version       N               +1 on every accepted change; absent counts as 0 (an entry restored by hand)
+    incarnation   S               set when the entry is created (validators.py): tags never repeat across entries
+    updated_at    S               ISO 8601 UTC time of the last change, to the millisecond
+    updated_by    S               who made the last change
+    leases        M               maintenance windows holding the pause: {window: expiry epoch s}
+    w0 .. w7      M               the last RECENT_WRITES changes, newest first: {t: token hash, r: request hash,
+                                  p: the value it set, a: its updated_at}
+    w0v .. w7v    N               the version each of them made
+    w0o .. w7o    BOOL | NULL     the value before each of them (NULL: unknown, an entry restored without one)
+
+The recent writes make retries exact: a write's condition is "the item exists, none of its recent writes is
+this one, and the preconditions hold", and a retry that finds its own token among them is answered with the
+state that write made, however many writes came after it (up to RECENT_WRITES), still in one round trip.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import rules
+import validators
 from errors import IdempotencyKeyReused, SchedulerEntryMissing, SchedulerPreconditionFailed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 SCHEDULER_KEY = {"pk": {"S": "scheduler"}}
-WINDOW_WRITE_ATTEMPTS = 5  # a window's read-then-write, against other writers in between
 
 # Bounded so that a slow or failing DynamoDB is answered inside the function's 10 s timeout: at most
 # 3 attempts x (1 s connect or 1 s read; DynamoDB answers in milliseconds) plus the standard mode's
@@ -48,6 +55,17 @@ _CLIENT_TIMEOUTS: dict[str, Any] = {
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 
+def recent_writes() -> int:
+    """How many changes the item remembers for retries: a retry is recognised while fewer than this many other
+    writes came after it (a client's retries end within seconds; the item stays under 1 KB)."""
+    return 8
+
+
+def window_write_attempts() -> int:
+    """A window's read-then-write, tried again after another writer came in between, at most this often."""
+    return 5
+
+
 class CorruptSchedulerEntry(Exception):
     """The item exists but does not have the shape this service writes."""
 
@@ -56,12 +74,11 @@ class EntryContended(Exception):
     """Other writers changed the item between a window's read and its write, every time it tried."""
 
 
-@dataclass(frozen=True)
-class WriteRequest:
+class WriteRequest(NamedTuple):
     """Who writes, and the token that makes a retry of the same write its own success.
 
-    ``token`` is stored on the item by the write itself; a retry whose condition fails on an item carrying the
-    same token finds its write already done. ``request_id`` is the Lambda request: it tells a retry inside this
+    ``token`` names the logical write (an Idempotency-Key, a state's entry, a Lambda request); its hash is kept
+    among the item's recent writes. ``request_id`` is the Lambda request: it tells a retry inside this
     invocation (whose first answer was lost before anything was logged) from a replay of an earlier invocation.
     """
 
@@ -70,34 +87,74 @@ class WriteRequest:
     request_id: str
 
 
-@dataclass(frozen=True)
-class Entry:
+class RecentWrite(NamedTuple):
+    """One of the item's recent changes: enough to answer its retry with the state it made."""
+
+    token: str  # hash of the write's token
+    request: str  # hash of the Lambda request that made it
+    is_paused: bool
+    version: int
+    updated_at: str | None
+    previous_is_paused: bool | None
+
+
+class Entry(NamedTuple):
     """What the item says, as the service uses it."""
 
     is_paused: bool
     version: int
+    incarnation: str | None = None
     updated_at: str | None = None
     updated_by: str | None = None
     previous_is_paused: bool | None = None
-    write_token: str | None = None
-    write_request: str | None = None
-    leases: dict[str, int] = field(default_factory=dict)
+    leases: Mapping[str, int] = MappingProxyType({})  # never mutated: one empty default for all
+    recent: tuple[RecentWrite, ...] = ()
     # True when this answer replays a write an earlier invocation made (same token): already logged there.
     replayed: bool = False
+
+    @property
+    def tag(self) -> validators.Tag:
+        return validators.Tag(version=self.version, is_paused=self.is_paused, incarnation=self.incarnation)
+
+    @property
+    def etag(self) -> str:
+        return str(self.tag)
 
     @property
     def changed_pause(self) -> bool:
         """True when the last change flipped the switch (not when it repeated the same value)."""
         return self.previous_is_paused is not None and self.previous_is_paused != self.is_paused
 
+    def recent_write(self, token: str) -> RecentWrite | None:
+        hashed = token_hash(token)
+        return next((write for write in self.recent if write.token == hashed), None)
 
-@dataclass(frozen=True)
-class WindowResult:
+    def as_written_by(self, write: RecentWrite, request_id: str) -> Entry:
+        """The state ``write`` made, as its retry is answered (later writes may have changed the item since)."""
+        return self._replace(
+            is_paused=write.is_paused,
+            version=write.version,
+            updated_at=write.updated_at,
+            previous_is_paused=write.previous_is_paused,
+            replayed=write.request != request_hash(request_id),
+        )
+
+
+class WindowResult(NamedTuple):
     """A maintenance window's open or close: what it did, and the state it left."""
 
     outcome: str
     state: Entry
     lease_expires_at: int | None = None
+
+
+def token_hash(token: str) -> str:
+    """What the item keeps of a write's token: 96 bits of its SHA-256 (tokens may hold a caller's ARN)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:24]
+
+
+def request_hash(request_id: str) -> str:
+    return hashlib.sha256(request_id.encode("utf-8")).hexdigest()[:12]
 
 
 @cache
@@ -127,38 +184,32 @@ def read_state(table: str | None = None) -> Entry:
     item = response.get("Item")
     if item is None:
         raise SchedulerEntryMissing
-    return _state_from_item(item)
+    return entry_from_item(item)
 
 
-# Every change writes these; previous_is_paused keeps the old switch (NULL when an entry restored by hand
-# had none: a repair is not a flip).
-_CHANGE = (
-    "SET previous_is_paused = if_not_exists(is_paused, :unknown), is_paused = :paused, updated_at = :now, "
-    "updated_by = :actor, write_token = :token, write_request = :request"
-)
-_NOT_THIS_WRITE = "attribute_exists(pk) AND (attribute_not_exists(write_token) OR write_token <> :token)"
+NO_PRECONDITIONS = validators.Preconditions()
 
 
-NO_PRECONDITIONS = rules.Preconditions()
-
-
-def write_pause(is_paused: bool, write: WriteRequest, preconditions: rules.Preconditions = NO_PRECONDITIONS) -> Entry:
+def write_pause(
+    is_paused: bool, write: WriteRequest, preconditions: validators.Preconditions = NO_PRECONDITIONS
+) -> Entry:
     """Set the switch in one conditional write and return the new state.
 
-    The write happens only if the item exists and the preconditions hold. It clears every maintenance
-    window's lease: a hand's change overrides the windows. A retry of a write that landed (same token) is
-    answered as that write's success; which condition failed otherwise is told from the same call.
+    The write happens only if the item exists, none of its recent writes is this one, and the preconditions
+    hold. It clears every maintenance window's lease: a hand's change overrides the windows. A retry of a write
+    that landed (same token) is answered as that write's success; which condition failed otherwise is told
+    from the same call.
     """
     if preconditions.unsatisfiable:
         raise SchedulerPreconditionFailed(None)  # nothing could match: no round trip for a write that cannot happen
-    values: dict[str, Any] = {":paused": {"BOOL": is_paused}, **_change_values(write)}
-    condition = _NOT_THIS_WRITE + _precondition_expression(preconditions, values)
-    old, new = _update(f"{_CHANGE} REMOVE leases ADD #version :one", condition, values, write)
-    if new is not None:
-        return new
-    if old.is_paused != is_paused:
-        raise IdempotencyKeyReused("This idempotency key was already used for a different update.")
-    return old
+    values: dict[str, Any] = {":paused": {"BOOL": is_paused}, **_change_values(write, is_paused)}
+    condition = _not_a_recent_write() + _precondition_expression(preconditions, values)
+    try:
+        return _update(_change_expression() + " REMOVE leases", condition, values, write)
+    except _AlreadyWritten as done:
+        if done.write.is_paused != is_paused:
+            raise IdempotencyKeyReused("This idempotency key was already used for a different update.") from None
+        return done.entry.as_written_by(done.write, write.request_id)
 
 
 def open_window(window: str, *, wait_seconds: int, write: WriteRequest) -> WindowResult:
@@ -199,39 +250,51 @@ def _apply_window_plan(
     replayed_outcome: Callable[[Entry], str],
     write: WriteRequest,
 ) -> tuple[str, Entry]:
-    """Read, plan, write conditionally on the version read; a replay of this very step (same token) is told
-    from the item it left, since no one wrote after it."""
-    for _ in range(WINDOW_WRITE_ATTEMPTS):
+    """Read, plan, write conditionally on the version read; a replay of this very step (same token) is
+    answered with the state it made, told from the item's recent writes."""
+    for _ in range(window_write_attempts()):
         state = read_state()
-        if state.write_token == write.token:  # this very step ran before and its answer was lost
-            return replayed_outcome(state), replace(state, replayed=state.write_request != write.request_id)
+        done = state.recent_write(write.token)
+        if done is not None:  # this very step ran before and its answer was lost
+            made = state.as_written_by(done, write.request_id)
+            return replayed_outcome(made), made
         plan = plan_for(state)
         if plan.is_paused is None:
             return plan.outcome, state
         values: dict[str, Any] = {
             ":paused": {"BOOL": plan.is_paused},
             ":read_version": {"N": str(state.version)},
-            **_change_values(write),
+            **_change_values(write, plan.is_paused),
         }
-        condition = _NOT_THIS_WRITE + " AND " + _version_is(":read_version", state.version)
+        condition = _not_a_recent_write() + " AND " + _version_is(":read_version", state.version)
         if plan.leases:
             values[":leases"] = {"M": {holder: {"N": str(expiry)} for holder, expiry in plan.leases.items()}}
-            expression = f"{_CHANGE}, leases = :leases ADD #version :one"
+            expression = f"{_change_expression()}, leases = :leases"
         else:
-            expression = f"{_CHANGE} REMOVE leases ADD #version :one"
+            expression = f"{_change_expression()} REMOVE leases"
         try:
-            old, new = _update(expression, condition, values, write)
+            return plan.outcome, _update(expression, condition, values, write)
         except SchedulerPreconditionFailed:
             continue  # someone wrote between the read and the write: plan again on what they left
-        if new is None:
-            return replayed_outcome(old), old
-        return plan.outcome, new
-    raise EntryContended(f"the scheduler entry changed under the window {WINDOW_WRITE_ATTEMPTS} times")
+        except _AlreadyWritten as done_meanwhile:
+            made = done_meanwhile.entry.as_written_by(done_meanwhile.write, write.request_id)
+            return replayed_outcome(made), made
+    raise EntryContended(f"the scheduler entry changed under the window {window_write_attempts()} times")
 
 
-def _update(expression: str, condition: str, values: dict[str, Any], write: WriteRequest) -> tuple[Entry, Entry | None]:
-    """One conditional UpdateItem: (old, new) on success, (old, None) when this write had already landed.
-    Raises SchedulerEntryMissing or SchedulerPreconditionFailed when the condition failed for another reason."""
+class _AlreadyWritten(Exception):  # an outcome, not a failure: the write had landed
+    """The condition failed because this very write had already landed (its token is among the recent)."""
+
+    def __init__(self, entry: Entry, write: RecentWrite) -> None:
+        super().__init__("already written")
+        self.entry = entry
+        self.write = write
+
+
+def _update(expression: str, condition: str, values: dict[str, Any], write: WriteRequest) -> Entry:
+    """One conditional UpdateItem; the new item on success. A failed condition is told apart from what
+    DynamoDB returns with it: no item (SchedulerEntryMissing), this write among its recent ones (_AlreadyWritten),
+    or another item (SchedulerPreconditionFailed)."""
     client = dynamodb_client()
     try:
         response = client.update_item(
@@ -248,70 +311,124 @@ def _update(expression: str, condition: str, values: dict[str, Any], write: Writ
         item: Any = error.response.get("Item")
         if item is None:
             raise SchedulerEntryMissing from error
-        current = _state_from_item(item)
-        if current.write_token == write.token:
+        current = entry_from_item(item)
+        done = current.recent_write(write.token)
+        if done is not None:
             # Our own write, retried after its answer was lost (botocore, Step Functions, an HTTP client).
-            return replace(current, replayed=current.write_request != write.request_id), None
+            raise _AlreadyWritten(current, done) from None
         raise SchedulerPreconditionFailed(current) from error
-    new = _state_from_item(response["Attributes"])
-    return new, new
+    return entry_from_item(response["Attributes"])
 
 
-def _change_values(write: WriteRequest) -> dict[str, Any]:
+def _change_expression() -> str:
+    """What every change writes: the switch, its time and author, an incarnation if the entry had none, and
+    this write at the head of the recent writes (the others shift down one; the oldest falls off)."""
+    shifts = []
+    for slot in range(recent_writes() - 1, 0, -1):
+        before = slot - 1
+        shifts.append(
+            f"w{slot} = if_not_exists(w{before}, :none), w{slot}v = if_not_exists(w{before}v, :none), "
+            f"w{slot}o = if_not_exists(w{before}o, :none)"
+        )
+    return (
+        "SET "
+        + ", ".join(shifts)
+        + ", w0 = :write, w0v = if_not_exists(#version, :zero) + :one, w0o = if_not_exists(is_paused, :none), "
+        "is_paused = :paused, updated_at = :now, updated_by = :actor, "
+        "incarnation = if_not_exists(incarnation, :incarnation), #version = if_not_exists(#version, :zero) + :one"
+    )
+
+
+def _not_a_recent_write() -> str:
+    clauses = [f"(attribute_not_exists(w{slot}.t) OR w{slot}.t <> :token)" for slot in range(recent_writes())]
+    return "attribute_exists(pk) AND " + " AND ".join(clauses)
+
+
+def _change_values(write: WriteRequest, is_paused: bool) -> dict[str, Any]:
+    now = _now()
     return {
-        ":unknown": {"NULL": True},
+        ":none": {"NULL": True},
+        ":zero": {"N": "0"},
         ":one": {"N": "1"},
-        ":now": {"S": _now()},
+        ":now": {"S": now},
         ":actor": {"S": write.actor},
-        ":token": {"S": write.token},
-        ":request": {"S": write.request_id},
+        ":token": {"S": token_hash(write.token)},
+        ":incarnation": {"S": new_incarnation(clock())},
+        ":write": {"M": _recent_write_map(write, is_paused, now)},
     }
 
 
-def _precondition_expression(preconditions: rules.Preconditions, values: dict[str, Any]) -> str:
-    """The preconditions as a condition on the stored item (an entry restored by hand without a version is
-    version 0, the ETag it is served with)."""
+def _recent_write_map(write: WriteRequest, is_paused: bool, now: str) -> dict[str, Any]:
+    return {
+        "t": {"S": token_hash(write.token)},
+        "r": {"S": request_hash(write.request_id)},
+        "p": {"BOOL": is_paused},
+        "a": {"S": now},
+    }
+
+
+def _precondition_expression(preconditions: validators.Preconditions, values: dict[str, Any]) -> str:
+    """The preconditions as a condition on the stored item, compared exactly as the tags say."""
     condition = ""
     if preconditions.match is not None:
-        condition += " AND " + _version_in(":match", preconditions.match, values)
+        condition += " AND " + _any_tag(":match", preconditions.match, values)
     elif preconditions.unmodified_since is not None:
-        # ISO 8601 times of one format compare as strings; Last-Modified is updated_at to the second.
-        limit = rules.unmodified_limit(preconditions.unmodified_since)
-        values[":unmodified_limit"] = {"S": limit.astimezone(UTC).isoformat(timespec="milliseconds")}
-        condition += " AND (attribute_not_exists(updated_at) OR updated_at < :unmodified_limit)"
+        # ISO 8601 times of one format compare as strings; the write must be strictly older than the date.
+        values[":unmodified_since"] = {"S": _iso(preconditions.unmodified_since)}
+        condition += " AND (attribute_not_exists(updated_at) OR updated_at < :unmodified_since)"
     if preconditions.none_match_any:
         condition += " AND attribute_not_exists(pk)"  # the entry exists (or this is a 500): always 412
     elif preconditions.none_match:
-        condition += " AND NOT " + _version_in(":none_match", preconditions.none_match, values)
+        condition += " AND NOT " + _any_tag(":none_match", preconditions.none_match, values)
     return condition
 
 
-def _version_in(prefix: str, versions: tuple[int, ...], values: dict[str, Any]) -> str:
-    names = [f"{prefix}{index}" for index in range(len(versions))]
-    values.update({name: {"N": str(version)} for name, version in zip(names, versions, strict=True)})
-    listed = f"#version IN ({', '.join(names)})"
-    return f"(attribute_not_exists(#version) OR {listed})" if 0 in versions else f"({listed})"
+def _any_tag(prefix: str, tags: tuple[validators.Tag, ...], values: dict[str, Any]) -> str:
+    """True when the item is the representation one of the tags names: its version, value and incarnation."""
+    alternatives = []
+    for index, tag in enumerate(tags):
+        version, paused, incarnation = f"{prefix}{index}v", f"{prefix}{index}p", f"{prefix}{index}i"
+        values[version] = {"N": str(tag.version)}
+        values[paused] = {"BOOL": tag.is_paused}
+        if tag.incarnation is None:
+            of_incarnation = "attribute_not_exists(incarnation)"
+        else:
+            values[incarnation] = {"S": tag.incarnation}
+            of_incarnation = f"incarnation = {incarnation}"
+        alternatives.append(f"({_version_is(version, tag.version)} AND is_paused = {paused} AND {of_incarnation})")
+    # DynamoDB refuses redundant parentheses: one alternative is already a parenthesised group.
+    return alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")"
 
 
 def _version_is(name: str, version: int) -> str:
     return f"(attribute_not_exists(#version) OR #version = {name})" if version == 0 else f"#version = {name}"
 
 
-def create_if_missing(
-    *, actor: str, token: str | None = None, is_paused: bool = False, version: int = 1, table: str | None = None
+def create_if_missing(  # noqa: PLR0913 - keyword-only, each one a property of the entry made
+    *,
+    actor: str,
+    token: str | None = None,
+    is_paused: bool = False,
+    version: int = 1,
+    incarnation: str | None = None,
+    table: str | None = None,
 ) -> bool:
-    """Create the entry (not paused, version 1, unless told otherwise) unless it exists. Never overwrites.
-    True if it created it; with a ``token``, also when a retry finds the entry its own earlier attempt made."""
+    """Create the entry (not paused, version 1, a new incarnation, unless told otherwise) unless it exists.
+    Never overwrites. True if it created it; with a ``token``, also when a retry finds the entry its own
+    earlier attempt made."""
     client = dynamodb_client()
+    now = _now()
     item: dict[str, Any] = {
         **SCHEDULER_KEY,
         "is_paused": {"BOOL": is_paused},
         "version": {"N": str(version)},
-        "updated_at": {"S": _now()},
+        "incarnation": {"S": incarnation or new_incarnation(clock())},
+        "updated_at": {"S": now},
         "updated_by": {"S": actor},
     }
     if token is not None:
-        item["write_token"] = {"S": token}
+        item["w0"] = {"M": _recent_write_map(WriteRequest(actor, token, token), is_paused, now)}
+        item["w0v"] = {"N": str(version)}
     try:
         client.put_item(
             TableName=table or table_name(),
@@ -321,29 +438,65 @@ def create_if_missing(
         )
     except client.exceptions.ConditionalCheckFailedException as error:
         existing: Any = error.response.get("Item") or {}
-        return token is not None and existing.get("write_token", {}).get("S") == token
+        return token is not None and existing.get("w0", {}).get("M", {}).get("t", {}).get("S") == token_hash(token)
     return True
 
 
-def _state_from_item(item: dict[str, Any]) -> Entry:
+def new_incarnation(now: datetime) -> str:
+    """A new entry's incarnation: its creation time in milliseconds (8 base-36 digits, so a later entry's sorts
+    later, until the year 5188) and 4 random base-36 digits (two entries made in one millisecond differ)."""
+    millis = int(now.timestamp() * 1000)
+    noise = int.from_bytes(os.urandom(4), "big") % 36**4
+    return _base36(millis, 8) + _base36(noise, 4)
+
+
+def _base36(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, digit = divmod(number, 36)
+        digits.append(validators.INCARNATION_ALPHABET[digit])
+    return "".join(reversed(digits))
+
+
+def entry_from_item(item: dict[str, Any]) -> Entry:
+    """The entry a DynamoDB item (or a stream record's image) holds."""
     try:
         is_paused = item["is_paused"]["BOOL"]
         version = int(item.get("version", {"N": "0"})["N"])
     except (KeyError, TypeError, ValueError) as error:
         # A switch of another type (S, N, NULL) has no BOOL key: DynamoDB's BOOL is always a boolean.
         raise CorruptSchedulerEntry(f"unexpected item attributes: {_shape(item)}") from error
-    previous = item.get("previous_is_paused", {}).get("BOOL")
+    incarnation = item.get("incarnation", {}).get("S")
+    recent = tuple(write for slot in range(recent_writes()) if (write := _recent_write(item, slot)) is not None)
     leases = {holder: int(value["N"]) for holder, value in item.get("leases", {}).get("M", {}).items() if "N" in value}
     return Entry(
         is_paused=is_paused,
         version=version,
+        incarnation=incarnation if isinstance(incarnation, str) and validators.is_incarnation(incarnation) else None,
         updated_at=item.get("updated_at", {}).get("S"),
         updated_by=item.get("updated_by", {}).get("S"),
-        previous_is_paused=previous if isinstance(previous, bool) else None,
-        write_token=item.get("write_token", {}).get("S"),
-        write_request=item.get("write_request", {}).get("S"),
+        previous_is_paused=recent[0].previous_is_paused if recent and recent[0].version == version else None,
         leases=leases,
+        recent=recent,
     )
+
+
+def _recent_write(item: dict[str, Any], slot: int) -> RecentWrite | None:
+    fields = item.get(f"w{slot}", {}).get("M")
+    version = item.get(f"w{slot}v", {}).get("N")
+    if not isinstance(fields, dict) or version is None:
+        return None
+    try:
+        return RecentWrite(
+            token=fields["t"]["S"],
+            request=fields.get("r", {}).get("S", ""),
+            is_paused=fields["p"]["BOOL"],
+            version=int(version),
+            updated_at=fields.get("a", {}).get("S"),
+            previous_is_paused=item.get(f"w{slot}o", {}).get("BOOL"),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # a slot edited by hand: it answers no retry
 
 
 def _shape(item: dict[str, Any]) -> dict[str, str]:
@@ -351,5 +504,9 @@ def _shape(item: dict[str, Any]) -> dict[str, str]:
     return {name: ",".join(value) for name, value in item.items()}  # DynamoDB gives each value as {type: value}
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def _now() -> str:
-    return clock().astimezone(UTC).isoformat(timespec="milliseconds")
+    return _iso(clock())

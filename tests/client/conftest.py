@@ -27,6 +27,14 @@ class Received:
     body: bytes
 
 
+INCARNATION = "mk3x0a9z7q2c"
+
+
+def etag(version: int, is_paused: bool) -> str:
+    """The service's ETag for a version and value of the entry these tests play (docs/api.md, Entity tags)."""
+    return f'"{version}.{"p" if is_paused else "r"}.{INCARNATION}"'
+
+
 def state_answer(is_paused: bool, version: int, status: int = 200) -> Answer:
     """What the service answers GET (200) or PATCH (201) with."""
     return Answer(
@@ -34,7 +42,7 @@ def state_answer(is_paused: bool, version: int, status: int = 200) -> Answer:
         '{"is_paused": %s}' % ("true" if is_paused else "false"),
         {
             "Content-Type": "application/json",
-            "ETag": f'"{version}"',
+            "ETag": etag(version, is_paused),
             "Last-Modified": "Sun, 29 Nov 2026 08:00:00 GMT",
         },
     )

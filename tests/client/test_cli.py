@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scheduler_client.cli import main
-from tests.client.conftest import Answer, ScriptedServer, state_answer
+from tests.client.conftest import Answer, ScriptedServer, etag, state_answer
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -34,7 +34,7 @@ def test_status_json(server: ScriptedServer, capsys: pytest.CaptureFixture[str])
     assert code == 0
     assert json.loads(out) == {
         "is_paused": False,
-        "etag": '"8"',
+        "etag": etag(8, False),
         "version": 8,
         "last_modified": "2026-11-29T08:00:00+00:00",
     }
@@ -57,9 +57,30 @@ def test_the_url_can_come_from_the_environment(
         (("status", "--url", "http://127.0.0.1:1/", "--stack", "s"), "give --url or --stack, not both"),
         (("flip", "--url", "http://127.0.0.1:1/"), "invalid choice"),
         (("status", "--url", "ftp://x/"), "must start with https://"),
-        (("watch", "--interval", "soon", "--url", "http://127.0.0.1:1/"), "invalid float value"),
+        (("watch", "--interval", "soon", "--url", "http://127.0.0.1:1/"), "--interval: 'soon' is not a number"),
+        (("watch", "--interval", "-1", "--url", "http://127.0.0.1:1/"), "--interval: '-1' must be a number of seconds"),
+        (("watch", "--interval", "0", "--url", "http://127.0.0.1:1/"), "--interval: '0' must be a number of seconds"),
+        (("status", "--timeout", "-1", "--url", "http://127.0.0.1:1/"), "--timeout: '-1' must be a number of seconds"),
+        (("status", "--timeout", "inf", "--url", "http://127.0.0.1:1/"), "--timeout: 'inf' must be a number"),
+        (("status", "--timeout", "nan", "--url", "http://127.0.0.1:1/"), "--timeout: 'nan' must be a number"),
+        (("pause", "--if-match", "7", "--url", "http://127.0.0.1:1/"), "--if-match takes the switch's ETag"),
+        (("status", "--url", "https://scheduler.example.com/scheduler/"), "give --region"),
     ],
-    ids=["no-command", "no-target", "two-targets", "unknown-command", "not-http", "bad-interval"],
+    ids=[
+        "no-command",
+        "no-target",
+        "two-targets",
+        "unknown-command",
+        "not-http",
+        "bad-interval",
+        "negative-interval",
+        "zero-interval",
+        "negative-timeout",
+        "infinite-timeout",
+        "nan-timeout",
+        "version-as-if-match",
+        "custom-domain-without-region",
+    ],
 )
 def test_usage_errors_exit_2_with_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...], message: str
@@ -116,31 +137,49 @@ def test_pause_when_already_paused_says_so_and_writes_nothing(
     assert [r.method for r in server.received] == ["GET"]
 
 
-def test_pause_json_prints_the_status_object(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pause_json_prints_the_status_object_and_that_it_wrote(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     server.play(state_answer(False, 7), state_answer(True, 8, status=201))
     code, out, _ = run(capsys, "pause", "--json", "--url", server.url)
     assert code == 0
-    assert json.loads(out)["is_paused"] is True
-    assert json.loads(out)["etag"] == '"8"'
+    assert json.loads(out) == {
+        "is_paused": True,
+        "etag": etag(8, True),
+        "version": 8,
+        "last_modified": "2026-11-29T08:00:00+00:00",
+        "written": True,
+    }
 
 
-@pytest.mark.parametrize("given", ['"6"', "6", 'W/"6"'])
+def test_resume_json_says_nothing_was_written_when_already_resumed(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(state_answer(False, 7))
+    code, out, _ = run(capsys, "resume", "--json", "--url", server.url)
+    assert code == 0
+    assert json.loads(out)["written"] is False
+    assert [r.method for r in server.received] == ["GET"]
+
+
+@pytest.mark.parametrize(
+    "given", [etag(6, False), etag(6, False).strip('"'), f"W/{etag(6, False)}"], ids=["quoted", "bare", "weak"]
+)
 def test_a_stale_if_match_exits_3_and_writes_nothing(
     server: ScriptedServer, capsys: pytest.CaptureFixture[str], given: str
 ) -> None:
     server.play(state_answer(False, 7))
     code, out, err = run(capsys, "pause", "--if-match", given, "--url", server.url)
     assert (code, out) == (3, "")
-    assert 'The scheduler is at "7"' in err
+    assert f"The scheduler is at {etag(7, False)}" in err
+    assert "Nothing written." in err
     assert [r.method for r in server.received] == ["GET"]
 
 
-def test_an_if_match_without_quotes_means_that_version(
-    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_if_match_without_quotes_means_that_etag(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
     server.play(state_answer(False, 7), state_answer(True, 8, status=201))
-    assert run(capsys, "pause", "--if-match", "7", "--url", server.url)[0] == 0
-    assert server.received[1].headers["if-match"] == '"7"'
+    assert run(capsys, "pause", "--if-match", etag(7, False).strip('"'), "--url", server.url)[0] == 0
+    assert server.received[1].headers["if-match"] == etag(7, False)
 
 
 def describe_stacks_answer(url: str) -> Answer:
@@ -228,24 +267,28 @@ def check_lines(out: str) -> list[tuple[str, str, str]]:
     return rows
 
 
+LOCAL_READ = "GET answers 200 (unsigned (the local stack))"
+
+
 def test_check_holds_when_every_answer_is_right(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
     server.play(
         state_answer(True, 7),
-        Answer(304, "", {"ETag": '"7"'}),
-        Answer(412, "stale", {"Content-Type": "text/plain", "ETag": '"7"'}),
+        Answer(304, "", {"ETag": etag(7, True)}),
+        Answer(412, "stale", {"Content-Type": "text/plain", "ETag": etag(7, True)}),
     )
     code, out, _ = run(capsys, "check", "--url", server.url)
 
     assert code == 0
     assert check_lines(out) == [
-        ("signed GET answers 200", "ok", "paused (version 7, since 2026-11-29 08:00:00 UTC)"),
+        (LOCAL_READ, "ok", "paused (version 7, since 2026-11-29 08:00:00 UTC)"),
         ("GET with If-None-Match answers 304", "ok", "304"),
         ("unsigned GET is refused (403)", "skipped", "skipped: the local stack does not check"),
-        ("PATCH with a stale If-Match answers 412", "ok", '412 for If-Match "6"'),
+        ("PATCH with a stale If-Match answers 412", "ok", f"412 for If-Match {etag(7, False)}"),
     ]
     _, conditional, patch = server.received
-    assert conditional.headers["if-none-match"] == '"7"'
-    assert (patch.method, patch.headers["if-match"], patch.body) == ("PATCH", '"6"', b'{"is_paused": true}')
+    assert conditional.headers["if-none-match"] == etag(7, True)
+    # The same version and entry with the other value: a tag the service takes to DynamoDB, which refuses it.
+    assert (patch.method, patch.headers["if-match"], patch.body) == ("PATCH", etag(7, False), b'{"is_paused": true}')
 
 
 def test_check_fails_when_a_stale_write_is_accepted(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -253,14 +296,45 @@ def test_check_fails_when_a_stale_write_is_accepted(server: ScriptedServer, caps
     code, out, _ = run(capsys, "check", "--json", "--url", server.url)
 
     assert code == 1
-    results = json.loads(out)
-    assert [(r["check"], r["held"]) for r in results] == [
-        ("signed GET answers 200", True),
+    document = json.loads(out)
+    assert (document["url"], document["ok"]) == (server.url, False)
+    assert [(r["name"], r["held"]) for r in document["checks"]] == [
+        (LOCAL_READ, True),
         ("GET with If-None-Match answers 304", True),
         ("unsigned GET is refused (403)", None),
         ("PATCH with a stale If-Match answers 412", False),
     ]
-    assert results[3]["detail"] == "it was written!"
+    assert document["checks"][3]["detail"] == "it was written!"
+
+
+def test_check_json_is_one_document_when_the_url_is_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    from local_stack.dynamodb_local import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/scheduler/"
+    code, out, _ = run(capsys, "check", "--json", "--url", url, "--timeout", "1")
+
+    document = json.loads(out)
+    assert code == 1
+    assert (document["url"], document["ok"]) == (url, False)
+    assert document["checks"][0]["held"] is False
+    assert document["checks"][0]["detail"].startswith("no answer: GET http://127.0.0.1:")
+
+
+def test_check_json_is_one_document_when_there_is_no_target(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCHEDULER_URL", raising=False)
+
+    code, out, err = run(capsys, "check", "--json")
+
+    assert code == 2
+    assert json.loads(out) == {
+        "url": None,
+        "ok": False,
+        "error": "no target: give --url URL, --stack NAME or set SCHEDULER_URL",
+        "checks": [],
+    }
+    assert err.count("\n") == 1
 
 
 def test_check_reports_a_failing_read_and_skips_what_needs_it(
@@ -271,7 +345,7 @@ def test_check_reports_a_failing_read_and_skips_what_needs_it(
 
     assert code == 1
     assert check_lines(out)[0] == (
-        "signed GET answers 200",
+        LOCAL_READ,
         "FAILED",
         "500: The scheduler entry is missing from the database.",
     )
@@ -311,7 +385,7 @@ def test_watch_prints_the_state_with_the_time_and_ends_on_ctrl_c(
     )
     line = json.loads(json_out)
     assert json_code == 0
-    assert (line["is_paused"], line["etag"]) == (True, '"7"')
+    assert (line["is_paused"], line["etag"]) == (True, etag(7, True))
     assert datetime.fromisoformat(line["time"]).tzinfo is not None
 
 
@@ -367,7 +441,13 @@ def test_pause_prints_the_new_state(server: ScriptedServer, capsys: pytest.Captu
 
 @pytest.mark.parametrize(
     ("given", "sent"),
-    [("7", '"7"'), (" 7 ", '"7"'), ('"7"', '"7"'), ('W/"7"', '"7"'), ("*", '"7"')],
+    [
+        (etag(7, False).strip('"'), etag(7, False)),
+        (f" {etag(7, False).strip(chr(34))} ", etag(7, False)),
+        (etag(7, False), etag(7, False)),
+        (f"W/{etag(7, False)}", etag(7, False)),
+        ("*", etag(7, False)),
+    ],
     ids=["bare", "spaces", "quoted", "weak", "any"],
 )
 def test_if_match_forms(server: ScriptedServer, capsys: pytest.CaptureFixture[str], given: str, sent: str) -> None:
@@ -386,19 +466,37 @@ def test_check_fails_a_read_that_is_not_304_when_nothing_changed(
 
     assert code == 1
     assert out.splitlines()[1] == (
-        "GET with If-None-Match answers 304       FAILED   it answered 200: the switch changed meanwhile, or no 304"
+        "GET with If-None-Match answers 304            FAILED   "
+        "it answered 200: the switch changed meanwhile, or no 304"
     )
 
 
-def test_check_of_an_entry_restored_without_a_version_names_one_it_cannot_have(
+def test_check_of_an_entry_restored_without_a_version_proves_the_write_path_all_the_same(
     server: ScriptedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server.play(state_answer(True, 0), Answer(304, "", {}), Answer(412, "no version", {}))
+    restored = Answer(200, '{"is_paused": true}', {"Content-Type": "application/json", "ETag": '"0.p"'})
+    server.play(restored, Answer(304, "", {}), Answer(412, "stale", {}))
     code, out, _ = run(capsys, "check", "--url", server.url)
 
     assert code == 0
-    assert server.received[2].headers["if-match"] == '"no-version"'
-    assert out.splitlines()[3].endswith('412 for If-Match "no-version"')
+    assert server.received[2].headers["if-match"] == '"0.r"'  # well formed: the service asks DynamoDB
+    assert out.splitlines()[3].endswith('412 for If-Match "0.r"')
+
+
+def test_check_says_when_it_cannot_prove_the_write_path(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = Answer(200, '{"is_paused": true}', {"Content-Type": "application/json", "ETag": '"7"'})
+    server.play(foreign, Answer(304, "", {}))
+    code, out, _ = run(capsys, "check", "--url", server.url)
+
+    assert code == 1
+    assert check_lines(out)[3] == (
+        "PATCH with a stale If-Match answers 412",
+        "FAILED",
+        'could not prove the write path: the ETag "7" is not of the service\'s form',
+    )
+    assert [r.method for r in server.received] == ["GET", "GET"]  # nothing was sent that could write
 
 
 def test_check_passes_an_unsigned_request_refused_with_403(
@@ -421,7 +519,7 @@ def test_check_reports_a_write_path_that_is_unreachable(capsys: pytest.CaptureFi
     from scheduler_client.cli import Check, _error_line, _print_checks
     from scheduler_client.errors import Unreachable
 
-    _print_checks([Check("a", True, "x"), Check("longer name", False, _error_line(Unreachable("down")))], False)
+    _print_checks([Check("a", True, "x"), Check("longer name", False, _error_line(Unreachable("down")))])
 
     assert capsys.readouterr().out == "a            ok       x\nlonger name  FAILED   no answer: down\n"
 
@@ -431,8 +529,9 @@ def test_help_names_the_command_its_target_options_and_the_exit_codes(capsys: py
 
     assert code == 0
     assert out.startswith("usage: scheduler ")
-    exit_codes = "Exit codes: 0 success; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition"
-    assert f"\n{exit_codes} failed\n" in out  # the description keeps its lines
+    assert "\nExit codes: 0 done; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition" in out
+    assert "5 outcome unknown" in out
+    assert "``" not in out  # plain text: no reStructuredText markup
     assert "\ntarget:\n" in out
     assert "pause scheduling (no write if already so)" in out
     assert "resume scheduling (no write if already so)" in out
@@ -529,7 +628,7 @@ def test_watch_prints_each_change_as_it_sees_it(
         raise KeyboardInterrupt
 
     monkeypatch.setattr("scheduler_client.cli.wait_for_ctrl_c", until_polled_thrice)
-    server.play(state_answer(True, 7), state_answer(False, 8), Answer(304, "", {"ETag": '"8"'}))
+    server.play(state_answer(True, 7), state_answer(False, 8), Answer(304, "", {"ETag": etag(8, False)}))
 
     code, out, _ = run(capsys, "watch", "--interval", "0.05", "--url", server.url)
 
@@ -594,3 +693,28 @@ def test_a_stack_with_no_outputs_at_all(cloudformation: ScriptedServer, capsys: 
     cloudformation.close()
 
     assert result == (1, "", "scheduler: stack scheduler-prod has no ApiUrl output: is it the scheduler's stack?\n")
+
+
+def test_an_unknown_outcome_exits_5_and_never_says_nothing_was_written(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(state_answer(True, 4), Answer(504, "timed out", {}), Answer(412, "changed", {}))
+
+    code, out, err = run(capsys, "resume", "--url", server.url)
+
+    assert (code, out) == (5, "")
+    assert err.startswith("scheduler: The write may or may not have been applied")
+    assert "nothing written" not in err.lower().replace("nothing was written again", "")
+    assert err.count("\n") == 1
+
+
+def test_watch_whose_first_poll_is_a_bare_304_says_so_in_one_line(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(Answer(304, "", {}))
+
+    assert run(capsys, "watch", "--url", server.url) == (
+        1,
+        "",
+        "scheduler: the service answered without the switch's state\n",
+    )

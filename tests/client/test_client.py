@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from scheduler_client import (
     Forbidden,
     InvalidUpdate,
+    OutcomeUnknown,
     PreconditionFailed,
     RequestRefused,
     RetryPolicy,
@@ -23,7 +25,7 @@ from scheduler_client import (
     Unreachable,
 )
 from scheduler_client.retry import parse_retry_after
-from tests.client.conftest import Answer, ScriptedServer, state_answer
+from tests.client.conftest import Answer, ScriptedServer, etag, state_answer
 
 
 class FakeTime:
@@ -61,7 +63,7 @@ def text(status: int, body: str, **headers: str) -> Answer:
 def test_get_returns_the_value_its_etag_and_last_modified(server: ScriptedServer, fake_time: FakeTime) -> None:
     server.play(state_answer(True, 7))
     state = client_for(server, fake_time).get()
-    assert state == SchedulerState(True, '"7"', datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    assert state == SchedulerState(True, etag(7, True), datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
     assert state.version == 7
     assert state.describe() == "paused (version 7, since 2026-11-29 08:00:00 UTC)"
     assert server.received[0].method == "GET"
@@ -69,11 +71,13 @@ def test_get_returns_the_value_its_etag_and_last_modified(server: ScriptedServer
 
 
 def test_get_if_changed_sends_if_none_match_and_tells_304_apart(server: ScriptedServer, fake_time: FakeTime) -> None:
-    server.play(Answer(304, "", {"ETag": '"7"'}), state_answer(False, 8))
+    server.play(Answer(304, "", {"ETag": etag(7, True)}), state_answer(False, 8))
     client = client_for(server, fake_time)
-    assert client.get_if_changed('"7"') is None
-    assert client.get_if_changed('"7"') == SchedulerState(False, '"8"', datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
-    assert [r.headers["if-none-match"] for r in server.received] == ['"7"', '"7"']
+    assert client.get_if_changed(etag(7, True)) is None
+    assert client.get_if_changed(etag(7, True)) == SchedulerState(
+        False, etag(8, False), datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    )
+    assert [r.headers["if-none-match"] for r in server.received] == [etag(7, True), etag(7, True)]
 
 
 def test_a_body_without_the_state_is_a_server_error_not_a_value(server: ScriptedServer, fake_time: FakeTime) -> None:
@@ -238,17 +242,17 @@ def test_pause_reads_then_writes_conditionally_on_the_version_read(server: Scrip
     assert (state.is_paused, state.version) == (True, 5)
     get, patch = server.received
     assert (get.method, patch.method) == ("GET", "PATCH")
-    assert patch.headers["if-match"] == '"4"'
+    assert patch.headers["if-match"] == etag(4, False)
     assert json.loads(patch.body) == {"is_paused": True}
 
 
 def test_resume_writes_false_conditionally(server: ScriptedServer, fake_time: FakeTime) -> None:
     server.play(state_answer(True, 4), state_answer(False, 5, status=201))
     assert client_for(server, fake_time).resume() == SchedulerState(
-        False, '"5"', datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+        False, etag(5, False), datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
     )
     assert json.loads(server.received[1].body) == {"is_paused": False}
-    assert server.received[1].headers["if-match"] == '"4"'
+    assert server.received[1].headers["if-match"] == etag(4, True)
 
 
 def test_resume_when_already_resumed_writes_nothing(server: ScriptedServer, fake_time: FakeTime) -> None:
@@ -261,12 +265,15 @@ def test_resume_when_already_resumed_writes_nothing(server: ScriptedServer, fake
 def test_a_412_reads_again_and_converges(server: ScriptedServer, fake_time: FakeTime) -> None:
     server.play(
         state_answer(False, 4),
-        text(412, "changed", ETag='"5"'),
+        text(412, "changed", ETag=etag(5, False)),
         state_answer(False, 5),
         state_answer(True, 6, status=201),
     )
     assert client_for(server, fake_time).pause().version == 6
-    assert [r.headers.get("if-match") for r in server.received if r.method == "PATCH"] == ['"4"', '"5"']
+    assert [r.headers.get("if-match") for r in server.received if r.method == "PATCH"] == [
+        etag(4, False),
+        etag(5, False),
+    ]
 
 
 def test_the_412_loop_is_bounded(server: ScriptedServer, fake_time: FakeTime) -> None:
@@ -280,17 +287,20 @@ def test_the_412_loop_is_bounded(server: ScriptedServer, fake_time: FakeTime) ->
 def test_an_explicit_if_match_that_is_stale_writes_nothing(server: ScriptedServer, fake_time: FakeTime) -> None:
     server.play(state_answer(True, 9))
     with pytest.raises(PreconditionFailed) as raised:
-        client_for(server, fake_time).pause(if_match='"8"')
-    assert raised.value.current_etag == '"9"'
+        client_for(server, fake_time).pause(if_match=etag(8, True))
+    assert raised.value.current_etag == etag(9, True)
     assert [r.method for r in server.received] == ["GET"]
 
 
 def test_an_explicit_if_match_is_sent_and_a_412_is_not_retried(server: ScriptedServer, fake_time: FakeTime) -> None:
-    server.play(state_answer(False, 8), text(412, "changed", ETag='"9"'))
+    server.play(state_answer(False, 8), text(412, "changed", ETag=etag(9, False)))
     with pytest.raises(PreconditionFailed):
-        client_for(server, fake_time).pause(if_match='W/"8"')
+        client_for(server, fake_time).pause(if_match=f"W/{etag(8, False)}")
     # It names the version weakly; the write carries the strong tag read, which If-Match can match.
-    assert [(r.method, r.headers.get("if-match")) for r in server.received] == [("GET", None), ("PATCH", '"8"')]
+    assert [(r.method, r.headers.get("if-match")) for r in server.received] == [
+        ("GET", None),
+        ("PATCH", etag(8, False)),
+    ]
 
 
 def test_the_url_must_be_http(fake_time: FakeTime) -> None:
@@ -352,14 +362,15 @@ def test_get_if_changed_retries_unless_told_not_to(server: ScriptedServer, fake_
     assert len(server.received) == 1
 
 
-def test_a_retry_may_end_exactly_at_the_total_time(server: ScriptedServer) -> None:
+def test_a_retry_may_end_exactly_at_the_total_time_its_own_timeout_included(server: ScriptedServer) -> None:
     late = FakeTime()
     late.now = 1000.0  # the policy measures from the first attempt, not from zero
-    retry = RetryPolicy(sleep=late.sleep, clock=late.clock, random=lambda: 1.0, max_attempts=10, total=8.0)
+    retry = RetryPolicy(sleep=late.sleep, clock=late.clock, random=lambda: 1.0, max_attempts=10, total=13.0)
     server.play(text(503, "busy", **{"Retry-After": "4"}))
     with pytest.raises(Throttled):
-        SchedulerClient(server.url, retry=retry).get()
-    assert late.sleeps == [4.0, 4.0]  # 8 s in all is within the total; a third wait is not
+        SchedulerClient(server.url, retry=retry, timeout=5.0).get()
+    # 4 s + an attempt of up to 5 s ends by 9 s; 4 + 4 + 5 = 13 s ends exactly at the total; a third would not.
+    assert late.sleeps == [4.0, 4.0]
 
 
 def test_ensure_says_it_wrote(server: ScriptedServer, fake_time: FakeTime) -> None:
@@ -412,7 +423,7 @@ def test_a_write_says_it_is_json(server: ScriptedServer, fake_time: FakeTime) ->
 def test_resume_passes_its_if_match_on(server: ScriptedServer, fake_time: FakeTime) -> None:
     server.play(state_answer(True, 9))
     with pytest.raises(PreconditionFailed):
-        client_for(server, fake_time).resume(if_match='"8"')
+        client_for(server, fake_time).resume(if_match=etag(8, True))
     assert [r.method for r in server.received] == ["GET"]
 
 
@@ -440,3 +451,133 @@ def test_no_proxy_keeps_a_remote_host_off_the_proxy(server: ScriptedServer, monk
             "http://scheduler.example.invalid/Prod/scheduler/", sign=False, retry=RetryPolicy(max_attempts=1)
         ).get()
     assert server.received == []
+
+
+# --- a write whose answer was lost: never written twice, never reported as "nothing written" ----------------
+
+
+def test_a_write_whose_answer_was_lost_is_answered_by_the_services_replay(
+    server: ScriptedServer, fake_time: FakeTime
+) -> None:
+    server.play(text(504, "Endpoint request timed out"), state_answer(True, 5, status=201))
+
+    state = client_for(server, fake_time).set_paused(True, if_match=etag(4, False))
+
+    assert state.etag == etag(5, True)
+    first, retry = server.received
+    assert first.headers["idempotency-key"] == retry.headers["idempotency-key"]
+
+
+@pytest.mark.parametrize("lost", [504, 502], ids=["gateway-timeout", "bad-gateway"])
+def test_a_refused_retry_after_a_lost_answer_is_an_unknown_outcome(
+    server: ScriptedServer, fake_time: FakeTime, lost: int
+) -> None:
+    server.play(text(lost, "the gateway gave up"), text(412, "changed", ETag=etag(6, False)))
+
+    with pytest.raises(OutcomeUnknown) as raised:
+        client_for(server, fake_time).set_paused(True, if_match=etag(4, False))
+
+    assert "may or may not have been applied" in raised.value.message
+    assert "Nothing was written again" in raised.value.message
+    assert "nothing written" not in raised.value.message.replace("Nothing was written again", "")
+
+
+def test_ensure_never_reads_and_writes_again_after_a_lost_answer(server: ScriptedServer, fake_time: FakeTime) -> None:
+    """Operator A resumes; the answer is lost; operator B pauses; A's retry is refused (the service no longer
+    knows A's write, say): A is told the outcome is unknown, and B's pause stands."""
+    server.play(state_answer(True, 4), text(504, "timed out"), text(412, "changed", ETag=etag(6, True)))
+
+    with pytest.raises(OutcomeUnknown):
+        client_for(server, fake_time).resume()
+
+    assert [r.method for r in server.received] == ["GET", "PATCH", "PATCH"]  # no second read, no new write
+
+
+def test_a_write_that_never_reached_the_service_is_refused_as_usual(
+    server: ScriptedServer, fake_time: FakeTime
+) -> None:
+    server.play(text(429, "Too Many Requests"), text(412, "changed", ETag=etag(6, True)))
+
+    with pytest.raises(PreconditionFailed):  # a throttled attempt was never applied: the 412 is the whole story
+        client_for(server, fake_time).set_paused(True, if_match=etag(4, False))
+
+
+def test_a_read_timeout_may_have_delivered_the_write(fake_time: FakeTime) -> None:
+    client = SchedulerClient(
+        "http://127.0.0.1:1/scheduler/",
+        retry=RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: 1.0, max_attempts=2),
+    )
+    answers: list[Exception | Answer] = [
+        Unreachable("read timed out", maybe_delivered=True),
+        Unreachable("connection refused", maybe_delivered=False),
+    ]
+
+    def send(method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> Any:
+        raise answers.pop(0)  # type: ignore[misc]
+
+    client._send = send  # type: ignore[method-assign]
+    with pytest.raises(OutcomeUnknown):
+        client.set_paused(True)
+
+
+def test_reads_are_never_unknown(server: ScriptedServer, fake_time: FakeTime) -> None:
+    server.play(text(504, "timed out"), text(500, "broken"))
+
+    with pytest.raises(ServerError):
+        client_for(server, fake_time).get()
+
+
+# --- the time budget includes the attempt about to start ---------------------------------------------------
+
+
+class BlackHole:
+    """Every attempt takes the client's whole timeout, on the fake clock, and gets no answer."""
+
+    def __init__(self, client: SchedulerClient, fake_time: FakeTime) -> None:
+        self.attempts: list[tuple[float, str]] = []
+        self.fake_time = fake_time
+        self.timeout = client.timeout
+
+    def __call__(self, method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> Any:
+        self.attempts.append((self.fake_time.now, method))
+        self.fake_time.now += self.timeout
+        raise Unreachable(f"{method}: timed out", maybe_delivered=False)
+
+
+@pytest.mark.parametrize("timeout", [5.0, 8.0, 2.0])
+def test_a_read_against_a_black_hole_ends_within_its_total_time(fake_time: FakeTime, timeout: float) -> None:
+    retry = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: 1.0)
+    client = SchedulerClient("http://127.0.0.1:1/scheduler/", retry=retry, timeout=timeout)
+    hole = BlackHole(client, fake_time)
+    client._send = hole  # type: ignore[method-assign]
+
+    with pytest.raises(Unreachable):
+        client.get()
+
+    assert fake_time.now <= 20.0
+    last_start = hole.attempts[-1][0]
+    assert last_start + timeout <= 20.0  # no attempt was started that could end after the budget
+
+
+def test_pause_shares_one_budget_between_its_read_and_its_write(fake_time: FakeTime, server: ScriptedServer) -> None:
+    """pause = GET then PATCH: with --timeout 8 the whole command still ends within 20 s (it took 24 s)."""
+    retry = RetryPolicy(sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: 1.0)
+    client = SchedulerClient(server.url, retry=retry, timeout=8.0)
+    real_send = client._send
+    calls: list[str] = []
+
+    def slow(method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> Any:
+        calls.append(method)
+        fake_time.now += 8.0 if method == "PATCH" else 7.0
+        if method == "PATCH":
+            raise Unreachable("PATCH: connect timed out", maybe_delivered=False)
+        return real_send(method, headers, body, signed=signed)
+
+    server.play(state_answer(False, 4))
+    client._send = slow  # type: ignore[method-assign]
+
+    with pytest.raises(Unreachable):
+        client.pause()
+
+    assert fake_time.now <= 20.0
+    assert calls == ["GET", "PATCH"]  # 7 s + 8 s; a second PATCH attempt could not end by 20 s

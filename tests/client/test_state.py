@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from scheduler_client import SchedulerState
-from scheduler_client.state import format_time, opaque_tag, parse_http_date, same_version
+from scheduler_client.state import flipped_tag, format_time, opaque_tag, parse_http_date, same_version, version_of
 
 EIGHT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -15,22 +15,23 @@ EIGHT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("state", "line"),
     [
-        (SchedulerState(True, '"7"', EIGHT), "paused (version 7, since 2026-11-29 08:00:00 UTC)"),
-        (SchedulerState(False, '"8"', EIGHT), "resumed (version 8, since 2026-11-29 08:00:00 UTC)"),
-        (SchedulerState(False, '"8"', None), "resumed (version 8)"),
+        (SchedulerState(True, '"7.p.mk3x0a9z7q2c"', EIGHT), "paused (version 7, since 2026-11-29 08:00:00 UTC)"),
+        (SchedulerState(False, '"8.r.mk3x0a9z7q2c"', EIGHT), "resumed (version 8, since 2026-11-29 08:00:00 UTC)"),
+        (SchedulerState(False, '"8.r"', None), "resumed (version 8)"),
         (SchedulerState(True, 'W/"x"', None), 'paused (etag W/"x")'),
+        (SchedulerState(True, '"7"', None), 'paused (etag "7")'),  # an old-style tag names no version
         (SchedulerState(True, None, None), "paused (etag none)"),
     ],
-    ids=["paused", "resumed", "no-time", "odd-etag", "no-etag"],
+    ids=["paused", "resumed", "no-time", "odd-etag", "old-style", "no-etag"],
 )
 def test_one_line_for_people(state: SchedulerState, line: str) -> None:
     assert state.describe() == line
 
 
 def test_json_has_the_value_the_tag_the_version_and_the_time() -> None:
-    assert SchedulerState(True, '"7"', EIGHT).to_json() == {
+    assert SchedulerState(True, '"7.p.mk3x0a9z7q2c"', EIGHT).to_json() == {
         "is_paused": True,
-        "etag": '"7"',
+        "etag": '"7.p.mk3x0a9z7q2c"',
         "version": 7,
         "last_modified": "2026-11-29T08:00:00+00:00",
     }
@@ -76,3 +77,33 @@ def test_http_dates_become_utc(value: str | None, moment: datetime | None) -> No
 def test_times_print_in_utc_whatever_their_zone() -> None:
     tokyo = EIGHT.astimezone(timezone(timedelta(hours=9)))
     assert format_time(tokyo) == "2026-11-29 08:00:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("etag", "version"),
+    [
+        ('"7.p.mk3x0a9z7q2c"', 7),
+        ('W/"7.r.mk3x0a9z7q2c"', 7),
+        ('"0.p"', 0),
+        ('"7"', None),
+        ('"7.x.y"', None),
+        ('"a.p.y"', None),
+        (None, None),
+    ],
+)
+def test_the_version_a_tag_names(etag: str | None, version: int | None) -> None:
+    assert version_of(etag) == version
+
+
+@pytest.mark.parametrize(
+    ("etag", "flipped"),
+    [
+        ('"7.p.mk3x0a9z7q2c"', '"7.r.mk3x0a9z7q2c"'),
+        ('"0.r"', '"0.p"'),
+        ('W/"3.r.abc"', '"3.p.abc"'),
+        ('"7"', None),
+        (None, None),
+    ],
+)
+def test_the_flipped_tag_is_the_same_version_with_the_other_value(etag: str | None, flipped: str | None) -> None:
+    assert flipped_tag(etag) == flipped

@@ -16,7 +16,7 @@ import pytest
 import errors
 import observability
 import store
-from tests.conftest import TABLE_NAME, api_event
+from tests.conftest import TABLE_NAME, api_event, tag
 from tests.infrastructure.translated import translate
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -61,7 +61,7 @@ def test_the_heartbeat_emits_the_switch_and_how_long_it_has_been_paused(
 
     answer = invoke(HEARTBEAT)
 
-    assert answer == {"is_paused": True, "etag": '"2"', "outcome": "read", "paused_seconds": 18000.123}
+    assert answer == {"is_paused": True, "etag": tag(2, True), "outcome": "read", "paused_seconds": 18000.123}
     (document,) = emitted(capsys.readouterr().out)
     assert (document["SchedulerPaused"], document["SchedulerPausedSeconds"]) == ([1.0], [18000.123])
     assert document["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
@@ -114,7 +114,7 @@ def test_the_heartbeat_writes_nothing_and_takes_no_other_field(
     invoke(HEARTBEAT)
     assert dynamodb_calls.operations == ["GetItem"]
     with pytest.raises(errors.InvalidSchedulerUpdate) as raised:
-        invoke({**HEARTBEAT, "is_paused": False, "if_match": '"1"'})
+        invoke({**HEARTBEAT, "is_paused": False, "if_match": tag(1, False)})
     assert str(raised.value) == "A heartbeat takes no other field; unexpected: if_match, is_paused."
     assert dynamodb_calls.operations == ["GetItem"]
 
@@ -181,7 +181,7 @@ def every_metric_the_code_emits(invoke: Any, dynamodb: Any, capsys: pytest.Captu
             invoke(event)
     store.create_if_missing(actor="test-setup")
     with contextlib.suppress(errors.SchedulerPreconditionFailed):
-        invoke({"is_paused": True, "if_match": '"7"'})
+        invoke({"is_paused": True, "if_match": tag(7, False)})
     invoke({"is_paused": True})
     invoke({"is_paused": False})
     invoke(HEARTBEAT)
@@ -240,7 +240,7 @@ def test_a_refused_direct_call_is_counted_and_an_internal_error_is_not(
 ) -> None:
 
     with pytest.raises(errors.SchedulerPreconditionFailed):
-        invoke({"is_paused": True, "if_match": '"7"'})
+        invoke({"is_paused": True, "if_match": tag(7, False)})
     refused = [d for d in emitted(capsys.readouterr().out) if "DirectCallRefused" in d]
     assert [(d["DirectCallRefused"], d["error"], d["path"]) for d in refused] == [
         ([1.0], "SchedulerPreconditionFailed", "direct")

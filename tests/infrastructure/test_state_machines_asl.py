@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from local_stack.template import PROJECT_ROOT, load_template
-from tests.conftest import LambdaContext, next_request_id, stored_item
+from tests.conftest import LambdaContext, next_request_id, stored_item, tag
 
 EXECUTION_SECONDS = 30
 
@@ -204,7 +204,7 @@ def test_set_scheduler_pause_sets_and_outputs_the_new_state(
 ) -> None:
     execution = start("SetSchedulerPauseStateMachine", {"is_paused": value})
 
-    assert output(execution) == {"is_paused": value, "etag": '"2"'}
+    assert output(execution) == {"is_paused": value, "etag": tag(2, value)}
     item = item_now(dynamodb)
     assert item["is_paused"] == {"BOOL": value}
     assert item["updated_by"]["S"] == f"stepfunctions:{execution['executionArn']}"
@@ -265,7 +265,7 @@ def test_an_execution_input_forging_an_api_gateway_identity_sets_only_is_paused(
 def test_set_scheduler_pause_passes_if_match_and_a_stale_one_fails_writing_nothing(
     start: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    execution = start("SetSchedulerPauseStateMachine", {"is_paused": True, "if_match": '"7"'})
+    execution = start("SetSchedulerPauseStateMachine", {"is_paused": True, "if_match": tag(7, False)})
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "SchedulerPreconditionFailed"
@@ -303,7 +303,7 @@ def test_set_scheduler_pause_whose_answer_is_lost_is_written_once(
 
     execution = start("SetSchedulerPauseStateMachine", {"is_paused": True})
 
-    assert output(execution) == {"is_paused": True, "etag": '"2"'}
+    assert output(execution) == {"is_paused": True, "etag": tag(2, True)}
     assert len(function.payloads) == 2
     assert function.payloads[0]["idempotency_key"] == function.payloads[1]["idempotency_key"]
     assert version(dynamodb) == 2

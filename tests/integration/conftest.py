@@ -18,6 +18,7 @@ import requests
 
 from local_stack.dynamodb_local import free_port
 from local_stack.template import PROJECT_ROOT
+from tests.conftest import ENTRY_INCARNATION
 
 STARTUP_SECONDS = 120  # DynamoDB Local's JVM and the imports, on a slow CI machine
 TABLE_NAME = "scheduler-local"  # what local_stack creates
@@ -124,6 +125,7 @@ def fresh_entry(local_stack: LocalStack) -> dict[str, Any]:
         "pk": {"S": "scheduler"},
         "is_paused": {"BOOL": False},
         "version": {"N": "1"},
+        "incarnation": {"S": ENTRY_INCARNATION},
         "updated_at": {"S": "2026-01-01T00:00:00.000+00:00"},
         "updated_by": {"S": "test-setup"},
     }

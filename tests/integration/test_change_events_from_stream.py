@@ -96,12 +96,12 @@ def test_flips_pass_the_filter_and_repeats_do_not(local_stack: LocalStack, http:
     paused, resumed = shaped(records[0]), shaped(records[2])
     assert paused["is_paused"] is True
     assert paused["previous_is_paused"] is False
-    assert paused["version"] == int(pause.headers["ETag"].strip('"'))
+    assert paused["version"] == int(pause.headers["ETag"].strip('"').split(".")[0])
     assert paused["updated_at"] == records[0]["dynamodb"]["NewImage"]["updated_at"]["S"]
     assert paused["updated_by"] == records[0]["dynamodb"]["NewImage"]["updated_by"]["S"]
     assert paused["stage"] == "dev"
     assert (resumed["is_paused"], resumed["previous_is_paused"]) == (False, True)
-    assert resumed["version"] == int(resume.headers["ETag"].strip('"'))
+    assert resumed["version"] == int(resume.headers["ETag"].strip('"').split(".")[0])
 
 
 def test_a_rejected_write_and_a_new_entry_make_no_event(local_stack: LocalStack, http: requests.Session) -> None:

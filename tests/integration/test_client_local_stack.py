@@ -19,6 +19,7 @@ import pytest
 from local_stack.dynamodb_local import free_port
 from scheduler_client import PauseWatcher, PreconditionFailed, SchedulerClient, SchedulerState, Unreachable
 from tests.clocks import Clock
+from tests.conftest import tag
 from tests.integration.conftest import TABLE_NAME, LocalStack, stored_item
 
 pytestmark = pytest.mark.integration
@@ -45,15 +46,15 @@ def test_status_in_words_and_in_json(local_stack: LocalStack, fresh_entry: dict[
     words = scheduler("status", url=local_stack.url)
     assert (words.returncode, words.stdout, words.stderr) == (
         0,
-        "resumed (version 1, since 2026-01-01 00:00:00 UTC)\n",
+        "resumed (version 1, since 2026-01-01 00:00:01 UTC)\n",
         "",
     )
     as_json = scheduler("status", "--json", url=local_stack.url)
     assert json.loads(as_json.stdout) == {
         "is_paused": False,
-        "etag": '"1"',
+        "etag": tag(1, False),
         "version": 1,
-        "last_modified": "2026-01-01T00:00:00+00:00",
+        "last_modified": "2026-01-01T00:00:01+00:00",  # the first whole second after the write
     }
 
 
@@ -72,7 +73,10 @@ def test_resume_json_prints_what_status_prints(local_stack: LocalStack, fresh_en
     scheduler("pause", url=local_stack.url)
     resumed = scheduler("resume", "--json", url=local_stack.url)
     assert resumed.returncode == 0
-    assert json.loads(resumed.stdout) == json.loads(scheduler("status", "--json", url=local_stack.url).stdout)
+    status = json.loads(scheduler("status", "--json", url=local_stack.url).stdout)
+    answer = json.loads(resumed.stdout)
+    # Last-Modified moves to the next whole second once the write's own second has passed (docs/api.md).
+    assert {**answer, "last_modified": None} == {**status, "last_modified": None, "written": True}
     assert json.loads(resumed.stdout)["is_paused"] is False
     assert stored(local_stack) == (False, 3)
 
@@ -80,11 +84,11 @@ def test_resume_json_prints_what_status_prints(local_stack: LocalStack, fresh_en
 def test_a_stale_if_match_exits_3_and_writes_nothing(local_stack: LocalStack, fresh_entry: dict[str, Any]) -> None:
     scheduler("pause", url=local_stack.url)
     scheduler("resume", url=local_stack.url)  # version 3 now
-    stale = scheduler("pause", "--if-match", '"2"', url=local_stack.url)
+    stale = scheduler("pause", "--if-match", tag(2, True), url=local_stack.url)
     assert (stale.returncode, stale.stdout) == (3, "")
-    assert stale.stderr.startswith('scheduler: The scheduler is at "3", not "2"')
+    assert stale.stderr.startswith(f"scheduler: The scheduler is at {tag(3, False)}, not {tag(2, True)}")
     assert stored(local_stack) == (False, 3)
-    current = scheduler("pause", "--if-match", "3", url=local_stack.url)
+    current = scheduler("pause", "--if-match", tag(3, False).strip('"'), url=local_stack.url)
     assert current.returncode == 0
     assert stored(local_stack) == (True, 4)
 
@@ -98,7 +102,7 @@ def test_check_holds_on_the_local_stack_and_writes_nothing(
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split("  ")[0] for line in lines] == [
-        "signed GET answers 200",
+        "GET answers 200 (unsigned (the local stack))",
         "GET with If-None-Match answers 304",
         "unsigned GET is refused (403)",
         "PATCH with a stale If-Match answers 412",
@@ -135,7 +139,7 @@ def test_watch_prints_a_line_per_change_until_ctrl_c(local_stack: LocalStack, fr
     try:
         assert watch.stdout is not None
         first = watch.stdout.readline()
-        assert first.endswith("resumed (version 1, since 2026-01-01 00:00:00 UTC)\n")
+        assert first.endswith("resumed (version 1, since 2026-01-01 00:00:01 UTC)\n")
         scheduler("pause", url=local_stack.url)
         second = watch.stdout.readline()
         assert second.split("  ")[1].startswith("paused (version 2, since ")
@@ -156,7 +160,7 @@ def test_two_operators_racing_one_412_then_converging(local_stack: LocalStack, f
     assert alice.set_paused(True, if_match=seen_by_alice.etag).version == 2
     with pytest.raises(PreconditionFailed) as raised:
         bob.set_paused(True, if_match=seen_by_bob.etag)
-    assert raised.value.current_etag == '"2"'
+    assert raised.value.current_etag == tag(2, True)
     outcome = bob.ensure(True)  # reads again: already paused, nothing to write
     assert (outcome.written, outcome.state.version) == (False, 2)
     assert stored(local_stack) == (True, 2)

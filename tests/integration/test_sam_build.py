@@ -1,4 +1,5 @@
-"""`sam build` makes a deployable package here: the handler's modules and its pinned runtime dependency."""
+"""`sam build` makes a deployable package here: the handler's modules, its pinned runtime dependency, and their
+bytecode (checked-hash .pyc files, which Lambda's read-only /var/task could not cache: functions/scheduler/Makefile)."""
 
 from __future__ import annotations
 
@@ -39,4 +40,9 @@ def test_sam_build_packages_the_function(tmp_path: Path) -> None:
         assert (package / module).is_file(), module
     assert (package / "aws_lambda_powertools").is_dir()
     assert not (package / "boto3").exists()  # the runtime provides it; the package stays small
+    tag = sys.implementation.cache_tag
+    for module in ("app", "http_edge", "store", "validators", "errors", "observability"):
+        header = (package / "__pycache__" / f"{module}.{tag}.pyc").read_bytes()[:8]
+        # PEP 552: bit 0 hash-based, bit 1 checked against the source when imported.
+        assert int.from_bytes(header[4:8], "little") == 0b11, module
     assert (tmp_path / "build" / "template.yaml").is_file()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import api_event
+from tests.conftest import api_event, etag_of
 
 
 @pytest.mark.usefixtures("scheduler_entry")
@@ -20,18 +20,22 @@ def test_get_is_one_strongly_consistent_get_item(invoke: Any, dynamodb_calls: An
     assert seen[0]["ConsistentRead"] is True
 
 
-@pytest.mark.usefixtures("scheduler_entry")
-@pytest.mark.parametrize("headers", [{}, {"If-Match": '"1"'}], ids=["plain", "if-match"])
-def test_patch_is_one_update_item_and_no_read(invoke: Any, dynamodb_calls: Any, headers: dict[str, str]) -> None:
+@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "if-match"])
+def test_patch_is_one_update_item_and_no_read(
+    invoke: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, conditional: bool
+) -> None:
+    headers = {"If-Match": etag_of(scheduler_entry)} if conditional else {}
     response = invoke(api_event("PATCH", body='{"is_paused": true}', headers=headers))
 
     assert response["statusCode"] == 201
     assert dynamodb_calls.operations == ["UpdateItem"]
 
 
-@pytest.mark.usefixtures("scheduler_entry")
-def test_a_failed_precondition_is_told_from_the_same_single_call(invoke: Any, dynamodb_calls: Any) -> None:
-    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": '"41"'}))
+def test_a_failed_precondition_is_told_from_the_same_single_call(
+    invoke: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any
+) -> None:
+    stale = f'"41.r.{scheduler_entry["incarnation"]["S"]}"'
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": stale}))
 
     assert response["statusCode"] == 412
     assert dynamodb_calls.operations == ["UpdateItem"]

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import stored_item
+from tests.conftest import stored_item, tag
 
 
 def test_an_empty_payload_reads_the_state(invoke: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any) -> None:
-    assert invoke({}) == {"is_paused": False, "etag": '"1"'}
+    assert invoke({}) == {"is_paused": False, "etag": tag(1, False)}
     assert dynamodb_calls.operations == ["GetItem"]
 
 
 @pytest.mark.parametrize("value", [True, False])
 def test_is_paused_sets_the_switch(invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], value: bool) -> None:
-    assert invoke({"is_paused": value}) == {"is_paused": value, "etag": '"2"'}
+    assert invoke({"is_paused": value}) == {"is_paused": value, "etag": tag(2, value)}
     item = stored_item(dynamodb)
     assert item is not None
     assert item["is_paused"] == {"BOOL": value}
@@ -242,7 +242,10 @@ def test_a_missing_entry_is_named_in_the_message(invoke: Any, dynamodb: Any) -> 
 @pytest.mark.usefixtures("scheduler_entry")
 @pytest.mark.parametrize(
     ("if_match", "message"),
-    [('"7"', "the scheduler is at version 1"), ('W/"1"', "no version of the scheduler was named")],
+    [
+        (tag(7, False), f"the scheduler is at version 1 ({tag(1, False)})"),
+        (f"W/{tag(1, False)}", "no version of the scheduler was named"),
+    ],
     ids=["another-version", "no-version"],
 )
 def test_a_failed_precondition_tells_the_state_machine_why(invoke: Any, if_match: str, message: str) -> None:

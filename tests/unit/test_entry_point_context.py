@@ -3,13 +3,14 @@ brings no key), whether the call came through the live alias, and the ids every 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 
 import app
 import errors
-from tests.conftest import api_event, stored_item
+from tests.conftest import api_event, stored_item, tag
 
 
 class ThinContext:
@@ -22,8 +23,10 @@ def test_the_request_id_of_the_context_is_the_write_request(invoke: Any, dynamod
 
     item = stored_item(dynamodb)
     assert item is not None
-    assert item["write_request"] == {"S": lambda_context.aws_request_id}
-    assert item["write_token"] == {"S": f"request:{lambda_context.aws_request_id}"}
+    # The item keeps hashes (docs/architecture.md): the token's first 96 bits, the request's first 48.
+    request = lambda_context.aws_request_id
+    assert item["w0"]["M"]["r"] == {"S": hashlib.sha256(request.encode()).hexdigest()[:12]}
+    assert item["w0"]["M"]["t"] == {"S": hashlib.sha256(f"request:{request}".encode()).hexdigest()[:24]}
 
 
 @pytest.mark.usefixtures("scheduler_entry")
@@ -32,10 +35,11 @@ def test_without_a_request_id_each_invocation_gets_its_own(dynamodb: Any) -> Non
     second = app.lambda_handler({"is_paused": False}, ThinContext())
 
     # Two writes, not one write and its "replay": each had a token of its own.
-    assert (first, second) == ({"is_paused": True, "etag": '"2"'}, {"is_paused": False, "etag": '"3"'})
+    assert (first, second) == ({"is_paused": True, "etag": tag(2, True)}, {"is_paused": False, "etag": tag(3, False)})
     item = stored_item(dynamodb)
     assert item is not None
-    assert item["write_request"]["S"] not in ("", "None")
+    assert item["w0"]["M"]["r"] != item["w1"]["M"]["r"]
+    assert hashlib.sha256(b"None").hexdigest()[:12] not in (item["w0"]["M"]["r"]["S"], item["w1"]["M"]["r"]["S"])
 
 
 @pytest.mark.usefixtures("scheduler_entry")

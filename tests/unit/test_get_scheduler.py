@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import api_event
+from tests.conftest import api_event, etag_of
 
 
 @pytest.mark.usefixtures("scheduler_entry")
@@ -37,11 +37,11 @@ def test_get_without_the_entry_is_500_text_plain_and_names_the_missing_entry(inv
     assert "missing" in response["body"]
 
 
-@pytest.mark.usefixtures("scheduler_entry")
-def test_get_carries_an_etag_last_modified_and_no_cache(invoke: Any) -> None:
+def test_get_carries_an_etag_last_modified_and_no_cache(invoke: Any, scheduler_entry: dict[str, Any]) -> None:
     headers = invoke(api_event("GET"))["headers"]
 
-    assert headers["ETag"] == '"1"'
+    assert headers["ETag"] == etag_of(scheduler_entry)
+    assert headers["ETag"].startswith('"1.r.')
     assert headers["Last-Modified"].endswith(" GMT")
     assert headers["Cache-Control"] == "no-cache"
 

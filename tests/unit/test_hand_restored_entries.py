@@ -1,5 +1,6 @@
-"""An entry restored by hand (only the key and is_paused, or worse) never wedges anything: it serves ETag "0",
-takes a PATCH with or without it, and an entry without a boolean switch is a fixed 500 until a PATCH repairs it."""
+"""An entry restored by hand (only the key and is_paused, or worse) never wedges anything: it serves the ETag
+"0.p" (version 0, paused, no incarnation), takes a PATCH with or without it (which gives the entry an
+incarnation), and an entry without a boolean switch is a fixed 500 until a PATCH repairs it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from http_edge import INTERNAL_ERROR_TEXT
-from tests.conftest import TABLE_NAME, api_event, stored_item
+from tests.conftest import TABLE_NAME, api_event, etag_of, stored_item
 
 KEY = {"pk": {"S": "scheduler"}}
 
@@ -27,7 +28,7 @@ def test_get_answers_200_with_etag_zero_and_no_last_modified(invoke: Any) -> Non
 
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"is_paused": True}
-    assert response["headers"]["ETag"] == '"0"'
+    assert response["headers"]["ETag"] == '"0.p"'
     assert "Last-Modified" not in response["headers"]
 
 
@@ -38,11 +39,12 @@ def test_patch_with_the_etag_it_served_is_201_and_starts_the_versions(invoke: An
     response = invoke(api_event("PATCH", body='{"is_paused": false}', headers={"If-Match": etag}))
 
     assert response["statusCode"] == 201
-    assert response["headers"]["ETag"] == '"1"'
     item = stored_item(dynamodb)
     assert item is not None
     assert item["version"] == {"N": "1"}
     assert item["is_paused"] == {"BOOL": False}
+    assert item["incarnation"]["S"]  # the write gave the entry an incarnation: its tags are its own from now on
+    assert response["headers"]["ETag"] == etag_of(item) == f'"1.r.{item["incarnation"]["S"]}"'
 
 
 @pytest.mark.usefixtures("restored_by_hand")
@@ -55,24 +57,32 @@ def test_patch_without_an_etag_is_201(invoke: Any) -> None:
 
 @pytest.mark.usefixtures("restored_by_hand")
 def test_a_wrong_etag_is_still_412(invoke: Any, dynamodb: Any, restored_by_hand: dict[str, Any]) -> None:
-    response = invoke(api_event("PATCH", body='{"is_paused": false}', headers={"If-Match": '"3"'}))
+    response = invoke(api_event("PATCH", body='{"is_paused": false}', headers={"If-Match": '"3.p"'}))
 
     assert response["statusCode"] == 412
-    assert response["headers"]["ETag"] == '"0"'
+    assert response["headers"]["ETag"] == '"0.p"'
+    assert stored_item(dynamodb) == restored_by_hand
+    running_zero = invoke(api_event("PATCH", body='{"is_paused": false}', headers={"If-Match": '"0.r"'}))
+    assert running_zero["statusCode"] == 412  # version 0, but not the value it holds
     assert stored_item(dynamodb) == restored_by_hand
 
 
 @pytest.mark.usefixtures("restored_by_hand")
 def test_if_none_match_etag_zero_is_304_on_get_and_412_on_patch(invoke: Any) -> None:
-    assert invoke(api_event("GET", headers={"If-None-Match": '"0"'}))["statusCode"] == 304
+    assert invoke(api_event("GET", headers={"If-None-Match": '"0.p"'}))["statusCode"] == 304
     assert (
-        invoke(api_event("PATCH", body='{"is_paused": false}', headers={"If-None-Match": '"0"'}))["statusCode"] == 412
+        invoke(api_event("PATCH", body='{"is_paused": false}', headers={"If-None-Match": '"0.p"'}))["statusCode"] == 412
     )
 
 
 @pytest.mark.usefixtures("restored_by_hand")
-def test_a_direct_write_with_if_match_zero_sets_it(invoke: Any) -> None:
-    assert invoke({"is_paused": False, "if_match": '"0"'}) == {"is_paused": False, "etag": '"1"'}
+def test_a_direct_write_with_if_match_zero_sets_it(invoke: Any, dynamodb: Any) -> None:
+    answer = invoke({"is_paused": False, "if_match": '"0.p"'})
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert answer == {"is_paused": False, "etag": etag_of(item)}
+    assert answer["etag"].startswith('"1.r.')
 
 
 ODD_SWITCHES = {
@@ -109,13 +119,14 @@ def test_a_valid_patch_repairs_an_entry_without_a_boolean_switch(
     response = invoke(api_event("PATCH", body='{"is_paused": true}'))
 
     assert response["statusCode"] == 201
-    assert response["headers"]["ETag"] == '"5"'
     assert invoke(api_event("GET"))["statusCode"] == 200
     item = stored_item(dynamodb)
     assert item is not None
+    assert response["headers"]["ETag"] == etag_of(item)
+    assert response["headers"]["ETag"].startswith('"5.p.')
     assert item["is_paused"] == {"BOOL": True}
     # The switch before, as it was; DynamoDB's NULL (only ever true) when there was none: a repair, not a flip.
-    assert item["previous_is_paused"] == switch.get("is_paused", {"NULL": True})
+    assert item["w0o"] == switch.get("is_paused", {"NULL": True})
 
 
 @pytest.mark.usefixtures("restored_by_hand")
@@ -140,4 +151,4 @@ def test_a_window_on_a_versionless_entry_writes_conditionally_on_version_zero(in
     opened = invoke({"action": "open_window", "wait_seconds": 0, "caller": window})
 
     assert opened["outcome"] == "paused"
-    assert opened["etag"] == '"1"'
+    assert opened["etag"].startswith('"1.p.')

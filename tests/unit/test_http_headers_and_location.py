@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TABLE_NAME, api_event, stored_item
+from tests.conftest import TABLE_NAME, api_event, stored_item, tag
 
 
 @pytest.mark.usefixtures("scheduler_entry")
 def test_a_header_sent_on_several_lines_is_read_from_multi_value_headers(invoke: Any) -> None:
     event = api_event("PATCH", body='{"is_paused": true}')
-    event["headers"]["If-Match"] = '"9"'  # API Gateway keeps only the last line in "headers"
-    event["multiValueHeaders"]["If-Match"] = ['"1"', '"9"']
+    event["headers"]["If-Match"] = tag(9, False)  # API Gateway keeps only the last line in "headers"
+    event["multiValueHeaders"]["If-Match"] = [tag(1, False), tag(9, False)]
 
     assert invoke(event)["statusCode"] == 201
 
@@ -22,7 +22,7 @@ def test_a_header_sent_on_several_lines_is_read_from_multi_value_headers(invoke:
 @pytest.mark.usefixtures("scheduler_entry")
 @pytest.mark.parametrize("absent", [None, {}], ids=["null", "empty"])
 def test_an_event_without_multi_value_headers_is_served(invoke: Any, absent: Any) -> None:
-    event = api_event("GET", headers={"If-None-Match": '"1"'})
+    event = api_event("GET", headers={"If-None-Match": tag(1, False)})
     event["multiValueHeaders"] = absent
 
     assert invoke(event)["statusCode"] == 304
@@ -104,7 +104,7 @@ def test_a_hand_written_updated_at_gives_no_last_modified_and_a_warning(invoke: 
     response = invoke(api_event("GET"))
 
     assert response["statusCode"] == 200
-    assert response["headers"]["ETag"] == '"3"'
+    assert response["headers"]["ETag"] == '"3.r"'
     assert "Last-Modified" not in response["headers"]
     warnings = [line for line in logs() if line["level"] == "WARNING"]
     assert [line["updated_at"] for line in warnings] == ["yesterday"]
@@ -198,7 +198,7 @@ def test_unknown_paths_and_methods_say_where_the_scheduler_is(invoke: Any) -> No
 def test_a_header_given_only_in_multi_value_headers_counts(invoke: Any) -> None:
     event = api_event("GET")
     event["headers"] = None
-    event["multiValueHeaders"] = {"If-None-Match": ['"1"']}
+    event["multiValueHeaders"] = {"If-None-Match": [tag(1, False)]}
 
     assert invoke(event)["statusCode"] == 304
 
@@ -214,7 +214,9 @@ def test_null_header_values_are_no_headers(invoke: Any, dynamodb: Any) -> None:
 
 @pytest.mark.usefixtures("scheduler_entry")
 def test_an_if_match_list_with_junk_still_names_its_versions(invoke: Any) -> None:
-    event = api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": 'junk, W/"1", "1"'})
+    event = api_event(
+        "PATCH", body='{"is_paused": true}', headers={"If-Match": f"junk, W/{tag(1, False)}, {tag(1, False)}"}
+    )
 
     assert invoke(event)["statusCode"] == 201
 
@@ -287,14 +289,14 @@ def test_an_event_without_a_path_is_the_root(invoke: Any) -> None:
 
 @pytest.mark.usefixtures("scheduler_entry")
 def test_a_stale_if_match_says_what_to_do(invoke: Any) -> None:
-    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": '"7"'}))
+    response = invoke(api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": tag(7, False)}))
 
     assert response["statusCode"] == 412
     assert response["body"] == (
         "The scheduler does not meet the request's preconditions (If-Match, If-Unmodified-Since or "
         "If-None-Match). GET it again and retry."
     )
-    assert response["headers"]["ETag"] == '"1"'
+    assert response["headers"]["ETag"] == tag(1, False)
 
 
 @pytest.mark.usefixtures("scheduler_entry")

@@ -1,5 +1,7 @@
-"""Retried writes are idempotent, still in one round trip: each write stores its token on the item in the same
-UpdateItem, and a retry whose condition fails on an item carrying that token is that write's own success.
+"""Retried writes are idempotent, still in one round trip: each write keeps its token among the item's recent
+writes (the last eight) in the same UpdateItem, and a retry whose condition fails on an item remembering that
+token is answered with the state that write made, even after other writes came in between: a retry never
+writes a second time.
 
 The fault injected is the one that matters: the first UpdateItem lands in the database and its answer is lost
 (a read timeout), so botocore, Step Functions or an HTTP client sends it again."""
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import api_event, stored_item
+from tests.conftest import api_event, stored_item, tag
 
 
 def _metrics(output: str) -> list[dict[str, Any]]:
@@ -29,7 +31,7 @@ def _version(dynamodb: Any) -> int:
 
 
 @pytest.mark.usefixtures("scheduler_entry")
-@pytest.mark.parametrize("headers", [{}, {"If-Match": '"1"'}], ids=["unconditional", "if-match"])
+@pytest.mark.parametrize("headers", [{}, {"If-Match": tag(1, False)}], ids=["unconditional", "if-match"])
 def test_a_patch_whose_first_answer_is_lost_is_one_write_answered_201(
     invoke: Any,
     dynamodb: Any,
@@ -45,7 +47,7 @@ def test_a_patch_whose_first_answer_is_lost_is_one_write_answered_201(
     assert faults.lost == 1  # the write landed and its answer was lost: botocore sent it again
     assert response["statusCode"] == 201
     assert json.loads(response["body"]) == {"is_paused": True}
-    assert response["headers"]["ETag"] == '"2"'
+    assert response["headers"]["ETag"] == tag(2, True)
     assert _version(dynamodb) == 2
     assert len(_flip_lines(logs)) == 1
     assert len(_metrics(capsys.readouterr().out)) == 1
@@ -53,7 +55,7 @@ def test_a_patch_whose_first_answer_is_lost_is_one_write_answered_201(
 
 @pytest.mark.usefixtures("scheduler_entry")
 @pytest.mark.parametrize(
-    "extra", [{}, {"if_match": '"1"'}, {"idempotency_key": "k-1"}], ids=["plain", "if-match", "key"]
+    "extra", [{}, {"if_match": tag(1, False)}, {"idempotency_key": "k-1"}], ids=["plain", "if-match", "key"]
 )
 def test_a_direct_write_whose_first_answer_is_lost_is_one_write(
     invoke: Any, dynamodb: Any, lose_answers: Any, capsys: pytest.CaptureFixture[str], extra: dict[str, str]
@@ -63,7 +65,7 @@ def test_a_direct_write_whose_first_answer_is_lost_is_one_write(
     answer = invoke({"is_paused": True, **extra})
 
     assert faults.lost == 1
-    assert answer == {"is_paused": True, "etag": '"2"'}
+    assert answer == {"is_paused": True, "etag": tag(2, True)}
     assert _version(dynamodb) == 2
     assert len(_metrics(capsys.readouterr().out)) == 1
 
@@ -79,7 +81,7 @@ def test_a_patch_resent_with_its_idempotency_key_is_answered_as_the_first_and_no
 
     assert first["statusCode"] == again["statusCode"] == 201
     assert again["body"] == first["body"]
-    assert again["headers"]["ETag"] == first["headers"]["ETag"] == '"2"'
+    assert again["headers"]["ETag"] == first["headers"]["ETag"] == tag(2, True)
     assert _version(dynamodb) == 2
     assert len(_flip_lines(logs)) == 1
     assert [line["message"] for line in logs()].count("Scheduler write replayed") == 1
@@ -88,7 +90,9 @@ def test_a_patch_resent_with_its_idempotency_key_is_answered_as_the_first_and_no
 
 @pytest.mark.usefixtures("scheduler_entry")
 def test_a_resent_conditional_patch_is_201_not_412(invoke: Any, dynamodb: Any) -> None:
-    request = api_event("PATCH", body='{"is_paused": true}', headers={"If-Match": '"1"', "Idempotency-Key": "k-7"})
+    request = api_event(
+        "PATCH", body='{"is_paused": true}', headers={"If-Match": tag(1, False), "Idempotency-Key": "k-7"}
+    )
     invoke(request)
 
     again = invoke(request)
@@ -167,7 +171,7 @@ def test_two_requests_without_keys_are_two_writes(invoke: Any, dynamodb: Any) ->
 def test_a_direct_write_resent_with_its_key_is_one_write(invoke: Any, dynamodb: Any) -> None:
     payload = {"is_paused": True, "caller": "pipeline-7", "idempotency_key": "deploy-42"}
 
-    assert invoke(payload) == invoke(payload) == {"is_paused": True, "etag": '"2"'}
+    assert invoke(payload) == invoke(payload) == {"is_paused": True, "etag": tag(2, True)}
     assert _version(dynamodb) == 2
 
 
@@ -225,3 +229,71 @@ def test_keys_in_the_grammar_are_the_same_key_when_sent_again(
 
     assert response["statusCode"] == 201
     assert _version(dynamodb) == 2
+
+
+# A retry after another write: the competitor's write stands, and the retry is told what its own write did.
+
+
+def _patch(value: bool, key: str, operator: str = "operator-a", if_match: str | None = None) -> dict[str, Any]:
+    headers = {"Idempotency-Key": key, **({"If-Match": if_match} if if_match else {})}
+    event = api_event("PATCH", body=json.dumps({"is_paused": value}), headers=headers)
+    event["requestContext"]["identity"]["userArn"] = f"arn:aws:iam::123456789012:user/{operator}"
+    return event
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "if-match"])
+def test_a_retry_after_a_competing_write_never_undoes_it(
+    invoke: Any, dynamodb: Any, logs: Any, capsys: pytest.CaptureFixture[str], conditional: bool
+) -> None:
+    """Operator A pauses and its answer is lost; operator B resumes; A's client sends A's request again."""
+    a_pauses = _patch(True, "a-1", "operator-a", tag(1, False) if conditional else None)
+    first = invoke(a_pauses)
+    assert invoke(_patch(False, "b-1", "operator-b"))["statusCode"] == 201
+    after_b = stored_item(dynamodb)
+
+    retried = invoke(a_pauses)
+
+    assert retried["statusCode"] == 201  # A is told its write landed, with the state it made
+    assert json.loads(retried["body"]) == {"is_paused": True}
+    assert retried["headers"]["ETag"] == first["headers"]["ETag"] == tag(2, True)
+    assert stored_item(dynamodb) == after_b  # B's resume stands, nothing written again
+    assert _version(dynamodb) == 3  # one version per write: A's and B's
+    assert len(_flip_lines(logs)) == 2
+    assert len(_metrics(capsys.readouterr().out)) == 2
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_retry_is_recognised_behind_seven_later_writes_and_not_behind_eight(invoke: Any, dynamodb: Any) -> None:
+    invoke(_patch(True, "mine"))
+    for index in range(7):
+        invoke(_patch(index % 2 == 0, f"other-{index}", "operator-b"))
+    before = stored_item(dynamodb)
+
+    assert invoke(_patch(True, "mine"))["headers"]["ETag"] == tag(2, True)
+    assert stored_item(dynamodb) == before
+    invoke(_patch(False, "other-7", "operator-b"))  # the eighth later write: "mine" falls off the item
+    assert invoke(_patch(True, "mine"))["headers"]["ETag"] == tag(11, True)  # no longer known: a new write
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_key_reused_for_another_value_after_other_writes_is_still_422(invoke: Any, dynamodb: Any) -> None:
+    invoke(_patch(True, "k-9"))
+    invoke(_patch(False, "b-2", "operator-b"))
+    before = stored_item(dynamodb)
+
+    response = invoke(_patch(False, "k-9"))
+
+    assert response["statusCode"] == 422
+    assert stored_item(dynamodb) == before
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_the_item_stays_small_whatever_the_keys(invoke: Any, dynamodb: Any) -> None:
+    for index in range(12):
+        invoke(_patch(index % 2 == 0, f'"{"k" * 250}-{index}"', "x" * 200))
+
+    item = stored_item(dynamodb)
+    assert item is not None
+    assert sorted(name for name in item if name.startswith("w") and name[1:].isdigit()) == [f"w{n}" for n in range(8)]
+    assert len(json.dumps(item)) < 2048  # kept tokens are hashes: the item does not grow with keys or callers

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import api_event, stored_item
+from tests.conftest import api_event, etag_of, stored_item
 
 
 @pytest.mark.parametrize("path", ["/scheduler/", "/scheduler"])
@@ -43,7 +43,8 @@ def test_patch_bumps_the_version_and_records_who_and_when(
     item = stored_item(dynamodb)
     assert item is not None
     assert item["version"] == {"N": "2"}
-    assert response["headers"]["ETag"] == '"2"'
+    assert response["headers"]["ETag"] == etag_of(item)
+    assert response["headers"]["ETag"] == f'"2.p.{scheduler_entry["incarnation"]["S"]}"'
     assert item["updated_by"] == {"S": "arn:aws:sts::123456789012:assumed-role/SchedulerOperator/operator"}
     assert item["updated_at"] != scheduler_entry["updated_at"]
 

@@ -1,10 +1,11 @@
 """Conditional requests in RFC 9110 section 13.2.2's order, on GET, HEAD and PATCH; HEAD as GET without a
-body; the PATCH media types. The entry's last change is at a fixed instant (an injected clock)."""
+body (Content-Length included); the PATCH media types. The entry's last change is at a fixed instant and the
+requests come a minute later (an injected clock): its Last-Modified is the first whole second after it."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,18 +13,25 @@ import pytest
 from tests.conftest import api_event, stored_item
 
 CHANGED_AT = datetime(2026, 11, 29, 8, 0, 0, 250_000, tzinfo=UTC)
-LAST_MODIFIED = "Sun, 29 Nov 2026 08:00:00 GMT"
+SERVED_AT = CHANGED_AT + timedelta(minutes=1)
+LAST_MODIFIED = "Sun, 29 Nov 2026 08:00:01 GMT"  # the first whole second after the change
+SAME_SECOND = "Sun, 29 Nov 2026 08:00:00 GMT"  # the change's own second: it may hold a later change
 BEFORE = "Sun, 29 Nov 2026 07:59:59 GMT"
-AFTER = "Sun, 29 Nov 2026 08:00:01 GMT"
+LATER = "Sun, 29 Nov 2026 08:30:00 GMT"
+HUGE = "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"  # no calendar holds it: ignored, never a 500
+INCARNATION = "mk3x0a9z7q2c"
+CURRENT = f'"1.r.{INCARNATION}"'
+OTHER = f'"7.r.{INCARNATION}"'
 
 
 @pytest.fixture
 def entry(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The entry at version 1, last changed at CHANGED_AT."""
+    """The entry at version 1, running, last changed at CHANGED_AT; the clock then stands at SERVED_AT."""
     import store
 
     monkeypatch.setattr(store, "clock", lambda: CHANGED_AT)
-    assert store.create_if_missing(actor="test-setup")
+    assert store.create_if_missing(actor="test-setup", incarnation=INCARNATION)
+    monkeypatch.setattr(store, "clock", lambda: SERVED_AT)
     item = stored_item(dynamodb)
     assert item is not None
     return item
@@ -45,34 +53,48 @@ def case_id(headers: dict[str, str]) -> str:
 
 
 @pytest.mark.usefixtures("entry")
-def test_last_modified_is_the_change_to_the_second(invoke: Any) -> None:
+def test_last_modified_is_the_first_whole_second_after_the_change(invoke: Any) -> None:
     assert get(invoke, {})["headers"]["Last-Modified"] == LAST_MODIFIED
+
+
+def test_within_the_changes_own_second_last_modified_is_that_second(
+    invoke: Any, entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store
+
+    monkeypatch.setattr(store, "clock", lambda: CHANGED_AT + timedelta(milliseconds=300))
+
+    assert get(invoke, {})["headers"]["Last-Modified"] == SAME_SECOND
 
 
 READS = [
     # If-Unmodified-Since, without If-Match
     ({"If-Unmodified-Since": BEFORE}, 412),
+    ({"If-Unmodified-Since": SAME_SECOND}, 412),  # the change came after 08:00:00
     ({"If-Unmodified-Since": LAST_MODIFIED}, 200),
-    ({"If-Unmodified-Since": AFTER}, 200),
+    ({"If-Unmodified-Since": LATER}, 200),
     ({"If-Unmodified-Since": "yesterday"}, 200),  # not an HTTP date: ignored
+    ({"If-Unmodified-Since": HUGE}, 200),
     # If-Match wins over If-Unmodified-Since
-    ({"If-Match": '"1"', "If-Unmodified-Since": BEFORE}, 200),
+    ({"If-Match": CURRENT, "If-Unmodified-Since": BEFORE}, 200),
     ({"If-Match": "*", "If-Unmodified-Since": BEFORE}, 200),
-    ({"If-Match": '"7"'}, 412),
+    ({"If-Match": OTHER}, 412),
     # If-Match is judged before If-None-Match
-    ({"If-Match": '"7"', "If-None-Match": '"1"'}, 412),
-    ({"If-Match": '"1"', "If-None-Match": '"1"'}, 304),
+    ({"If-Match": OTHER, "If-None-Match": CURRENT}, 412),
+    ({"If-Match": CURRENT, "If-None-Match": CURRENT}, 304),
     # If-Modified-Since, without If-None-Match
     ({"If-Modified-Since": LAST_MODIFIED}, 304),
-    ({"If-Modified-Since": AFTER}, 304),
+    ({"If-Modified-Since": LATER}, 304),
+    ({"If-Modified-Since": SAME_SECOND}, 200),  # a change in that second is never answered 304
     ({"If-Modified-Since": BEFORE}, 200),
     ({"If-Modified-Since": "not a date"}, 200),
-    ({"If-Modified-Since": "Sun, 29 Nov 2026 08:00:01 -0000"}, 200),  # -0000: no time zone, not an HTTP date
+    ({"If-Modified-Since": HUGE}, 200),
+    ({"If-Modified-Since": "Sun, 29 Nov 2026 08:30:00 -0000"}, 200),  # -0000: no time zone, not an HTTP date
     # If-None-Match wins over If-Modified-Since
-    ({"If-None-Match": '"7"', "If-Modified-Since": AFTER}, 200),
-    ({"If-None-Match": '"1"', "If-Modified-Since": BEFORE}, 304),
+    ({"If-None-Match": OTHER, "If-Modified-Since": LATER}, 200),
+    ({"If-None-Match": CURRENT, "If-Modified-Since": BEFORE}, 304),
     # If-Unmodified-Since is judged before If-None-Match
-    ({"If-Unmodified-Since": BEFORE, "If-None-Match": '"1"'}, 412),
+    ({"If-Unmodified-Since": BEFORE, "If-None-Match": CURRENT}, 412),
 ]
 
 
@@ -86,24 +108,30 @@ def test_reads_evaluate_preconditions_in_rfc_9110_order(
 
     assert response["statusCode"] == status
     if status == 412:
-        assert response["headers"]["ETag"] == '"1"'
+        assert response["headers"]["ETag"] == CURRENT
     if status == 304 or method == "HEAD":
         assert response["body"] == ""
 
 
 WRITES = [
     ({"If-Unmodified-Since": BEFORE}, 412),
+    ({"If-Unmodified-Since": SAME_SECOND}, 412),
     ({"If-Unmodified-Since": LAST_MODIFIED}, 201),
-    ({"If-Unmodified-Since": AFTER}, 201),
+    ({"If-Unmodified-Since": LATER}, 201),
     ({"If-Unmodified-Since": "soon"}, 201),
-    ({"If-Match": '"1"', "If-Unmodified-Since": BEFORE}, 201),
+    ({"If-Unmodified-Since": HUGE}, 201),
+    ({"If-Match": CURRENT, "If-Unmodified-Since": BEFORE}, 201),
     ({"If-None-Match": "*"}, 412),
-    ({"If-None-Match": '"1"'}, 412),
-    ({"If-None-Match": 'W/"1"'}, 412),
-    ({"If-None-Match": '"7", "1"'}, 412),
-    ({"If-None-Match": '"7"'}, 201),
-    ({"If-Match": '"1"', "If-None-Match": '"1"'}, 412),
-    ({"If-Modified-Since": AFTER}, 201),  # applies to GET and HEAD only
+    ({"If-None-Match": CURRENT}, 412),
+    ({"If-None-Match": f"W/{CURRENT}"}, 412),
+    ({"If-None-Match": f"{OTHER}, {CURRENT}"}, 412),
+    ({"If-None-Match": OTHER}, 201),
+    ({"If-None-Match": '"1"'}, 201),  # an old-style tag names nothing served now
+    ({"If-Match": CURRENT, "If-None-Match": CURRENT}, 412),
+    # If-None-Match: * with another precondition stays 412 (the entry exists), never a 500
+    ({"If-Match": CURRENT, "If-None-Match": "*"}, 412),
+    ({"If-Unmodified-Since": LATER, "If-None-Match": "*"}, 412),
+    ({"If-Modified-Since": LATER}, 201),  # applies to GET and HEAD only
 ]
 
 
@@ -118,7 +146,7 @@ def test_patch_evaluates_preconditions_in_one_conditional_write(
     assert response["statusCode"] == status
     assert dynamodb_calls.operations == ["UpdateItem"]
     if status == 412:
-        assert response["headers"]["ETag"] == '"1"'
+        assert response["headers"]["ETag"] == CURRENT
         assert stored_item(dynamodb) == entry
     else:
         assert json.loads(response["body"]) == {"is_paused": True}
@@ -135,19 +163,20 @@ def test_if_none_match_star_on_a_missing_entry_is_still_500(invoke: Any, dynamod
 def test_get_with_if_match_naming_no_version_is_412_without_a_read(invoke: Any, dynamodb_calls: Any) -> None:
     dynamodb_calls.operations.clear()
 
-    assert get(invoke, {"If-Match": 'W/"1"'})["statusCode"] == 412
+    assert get(invoke, {"If-Match": f"W/{CURRENT}"})["statusCode"] == 412
     assert dynamodb_calls.operations == []
 
 
 @pytest.mark.usefixtures("entry")
-def test_head_answers_the_headers_of_get_without_its_body(invoke: Any) -> None:
+def test_head_answers_the_headers_of_get_content_length_included_without_its_body(invoke: Any) -> None:
     full = get(invoke, {})
 
     head = get(invoke, {}, "HEAD")
 
     assert head["statusCode"] == 200
     assert head["body"] == ""
-    assert head["headers"] == full["headers"]
+    assert head["headers"] == {**full["headers"], "Content-Length": str(len(full["body"].encode()))}
+    assert head["headers"]["Content-Length"] == "20"  # {"is_paused": false}
 
 
 @pytest.mark.parametrize(

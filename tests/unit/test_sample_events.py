@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EVENTS_DIR, stored_item
+from tests.conftest import EVENTS_DIR, stored_item, tag
 
 # File name -> (status, body) as documented in events/README.md, written from the spec.
 API_OUTCOMES: dict[str, tuple[int, dict[str, Any] | None]] = {
@@ -45,10 +45,10 @@ def test_api_event_file_gives_its_documented_outcome(
 
 # File name -> the answer, or the name of the exception, as documented in events/README.md.
 DIRECT_OUTCOMES: dict[str, dict[str, Any] | str] = {
-    "direct/read.json": {"is_paused": False, "etag": '"1"'},
-    "direct/heartbeat.json": {"is_paused": False, "etag": '"1"', "outcome": "read", "paused_seconds": 0.0},
-    "direct/pause.json": {"is_paused": True, "etag": '"2"'},
-    "direct/resume.json": {"is_paused": False, "etag": '"2"'},
+    "direct/read.json": {"is_paused": False, "etag": tag(1, False)},
+    "direct/heartbeat.json": {"is_paused": False, "etag": tag(1, False), "outcome": "read", "paused_seconds": 0.0},
+    "direct/pause.json": {"is_paused": True, "etag": tag(2, True)},
+    "direct/resume.json": {"is_paused": False, "etag": tag(2, False)},
     "direct/resume-if-unchanged.json": "SchedulerPreconditionFailed",
 }
 

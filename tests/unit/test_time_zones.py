@@ -3,7 +3,7 @@ GMT in Last-Modified, and If-Unmodified-Since compares in UTC (Lambda runs in UT
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ def changed_at_eight(monkeypatch: pytest.MonkeyPatch, invoke: Any, scheduler_ent
 
     monkeypatch.setattr(store, "clock", lambda: CHANGED_AT)
     assert invoke(api_event("PATCH", body='{"is_paused": true}'))["statusCode"] == 201
+    monkeypatch.setattr(store, "clock", lambda: CHANGED_AT + timedelta(seconds=5))
 
 
 @pytest.mark.usefixtures("tokyo", "changed_at_eight")
@@ -30,7 +31,8 @@ def test_updated_at_is_stored_in_utc_and_last_modified_served_in_gmt(invoke: Any
     response = invoke(api_event("GET"))
 
     assert response["statusCode"] == 200
-    assert response["headers"]["Last-Modified"] == "Sun, 29 Nov 2026 08:00:00 GMT"
+    # The first whole second after the write (08:00:00.250), now that it has passed.
+    assert response["headers"]["Last-Modified"] == "Sun, 29 Nov 2026 08:00:01 GMT"
 
 
 @pytest.mark.usefixtures("tokyo", "changed_at_eight")
@@ -50,4 +52,11 @@ def test_if_unmodified_since_compares_in_utc(invoke: Any, dynamodb: Any) -> None
             "PATCH", body='{"is_paused": false}', headers={"If-Unmodified-Since": "Sun, 29 Nov 2026 08:00:00 GMT"}
         )
     )
-    assert same_second["statusCode"] == 201
+    assert same_second["statusCode"] == 412  # the write at 08:00:00.250 is not before 08:00:00
+    assert stored_item(dynamodb) == before
+    held = invoke(
+        api_event(
+            "PATCH", body='{"is_paused": false}', headers={"If-Unmodified-Since": "Sun, 29 Nov 2026 08:00:01 GMT"}
+        )
+    )
+    assert held["statusCode"] == 201

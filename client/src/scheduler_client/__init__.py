@@ -12,6 +12,7 @@ from scheduler_client.client import Outcome, SchedulerClient
 from scheduler_client.errors import (
     Forbidden,
     InvalidUpdate,
+    OutcomeUnknown,
     PreconditionFailed,
     RequestRefused,
     SchedulerError,
@@ -27,6 +28,7 @@ __all__ = [
     "Forbidden",
     "InvalidUpdate",
     "Outcome",
+    "OutcomeUnknown",
     "PauseWatcher",
     "PreconditionFailed",
     "RequestRefused",

@@ -1,9 +1,13 @@
-"""``scheduler``: the operator's command line for the pause switch.
+"""scheduler: the operator's command line for the pause switch.
 
-    scheduler status|pause|resume|watch|check [--url URL | --stack NAME] [--profile P] [--region R] [--json]
+  scheduler status|pause|resume|watch|check [--url URL | --stack NAME] [--profile P] [--region R] [--json]
 
-Exit codes: 0 success; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition failed
-(someone changed the switch since the ETag given); 4 unreachable or not authorised.
+Exit codes: 0 done; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition failed
+(someone changed the switch since the ETag given: nothing written); 4 unreachable or not authorised;
+5 outcome unknown (a write's answer was lost and the switch may or may not have changed: read it).
+
+Each request attempt lasts at most --timeout seconds (default 5: half to connect, half for the answer), and a
+command at most 20 seconds in all, or one attempt if that is longer.
 """
 
 from __future__ import annotations
@@ -20,12 +24,18 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from scheduler_client.client import SchedulerClient
-from scheduler_client.errors import Forbidden, PreconditionFailed, SchedulerError, Unreachable
-from scheduler_client.signing import is_loopback
-from scheduler_client.state import SchedulerState, format_time
+from scheduler_client.errors import (
+    Forbidden,
+    OutcomeUnknown,
+    PreconditionFailed,
+    SchedulerError,
+    Unreachable,
+)
+from scheduler_client.signing import RegionUnknown, is_loopback
+from scheduler_client.state import SchedulerState, flipped_tag, format_time
 from scheduler_client.watcher import PauseWatcher
 
-OK, FAILED, USAGE, PRECONDITION, UNREACHABLE = 0, 1, 2, 3, 4
+OK, FAILED, USAGE, PRECONDITION, UNREACHABLE, UNKNOWN = 0, 1, 2, 3, 4, 5
 URL_VARIABLE = "SCHEDULER_URL"
 
 
@@ -39,6 +49,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"scheduler: {message} (see scheduler --help)\n")
 
 
+def positive_seconds(text: str) -> float:
+    """An option's value that must be a number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The target options are accepted before or after the command (SUPPRESS keeps the first one given).
     common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -48,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--profile", help="AWS profile for signing and for --stack")
     target.add_argument("--region", help="AWS region (default: from the URL, then the profile)")
     target.add_argument("--json", action="store_true", help="print JSON instead of a line for people")
-    target.add_argument("--timeout", type=float, help="seconds per request (default 5)")
+    target.add_argument("--timeout", type=positive_seconds, help="seconds per request attempt (default 5)")
     parser = _Parser(
         prog="scheduler", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common]
     )
@@ -56,9 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("status", parents=[common], help="the switch now")
     for name, verb in (("pause", "pause"), ("resume", "resume")):
         command = commands.add_parser(name, parents=[common], help=f"{verb} scheduling (no write if already so)")
-        command.add_argument("--if-match", metavar="ETAG", help="only if the switch is still at this ETag")
+        command.add_argument(
+            "--if-match", metavar="ETAG", help="only if the switch is still at this ETag (scheduler status --json)"
+        )
     watch = commands.add_parser("watch", parents=[common], help="a line per change, until Ctrl-C")
-    watch.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
+    watch.add_argument("--interval", type=positive_seconds, default=2.0, help="seconds between polls (default 2)")
     commands.add_parser("check", parents=[common], help="smoke test of a deployed stack; changes nothing")
     return parser
 
@@ -66,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="scheduler: %(message)s", stream=sys.stderr)
+    code, message = run(arguments)
+    if message is not None:
+        print(f"scheduler: {' '.join(message.split())}", file=sys.stderr)
+        if arguments.command == "check" and getattr(arguments, "json", False):
+            # A pipeline parses check's stdout: one JSON document whatever happened.
+            print(json.dumps({"url": getattr(arguments, "url", None), "ok": False, "error": message, "checks": []}))
+    return code
+
+
+def run(arguments: argparse.Namespace) -> tuple[int, str | None]:
+    """The command's exit code, and its one-line error (None when it printed what it had to)."""
     try:
         client = SchedulerClient(
             resolve_url(arguments),
@@ -74,26 +108,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=getattr(arguments, "timeout", 5.0),
         )
         with client:
-            return COMMANDS[arguments.command](client, arguments)
+            return COMMANDS[arguments.command](client, arguments), None
     except UsageError as error:
-        return fail(USAGE, str(error))
+        return USAGE, str(error)
+    except RegionUnknown as error:
+        return USAGE, f"cannot tell the AWS region of {error.url}: it is not an execute-api URL; give --region"
+    except OutcomeUnknown as error:
+        return UNKNOWN, error.message
     except PreconditionFailed as error:
-        return fail(PRECONDITION, error.message)
+        return PRECONDITION, error.message
     except (Unreachable, Forbidden) as error:
-        return fail(UNREACHABLE, error.message)
+        return UNREACHABLE, error.message
     except SchedulerError as error:
-        return fail(FAILED, error.message)
-    except ValueError as error:  # a malformed URL, an unknown region
-        return fail(USAGE, str(error))
+        return FAILED, error.message
+    except ValueError as error:  # a malformed URL
+        return USAGE, str(error)
     except KeyboardInterrupt:
-        return OK
+        return OK, None
     except Exception as error:  # a bug or a library's surprise: one line, never a traceback
-        return fail(FAILED, f"unexpected error ({type(error).__name__}): {error}")
-
-
-def fail(code: int, message: str) -> int:
-    print(f"scheduler: {' '.join(message.split())}", file=sys.stderr)
-    return code
+        return FAILED, f"unexpected error ({type(error).__name__}): {error}"
 
 
 def resolve_url(arguments: argparse.Namespace) -> str:
@@ -109,8 +142,8 @@ def resolve_url(arguments: argparse.Namespace) -> str:
     return str(url)
 
 
-def url_of_stack(stack: str, profile: str | None, region: str | None) -> str:
-    """The ``ApiUrl`` output of a CloudFormation stack, read with the same credentials."""
+def stack_outputs(stack: str, profile: str | None, region: str | None) -> dict[str, str]:
+    """The outputs of a CloudFormation stack, read with the same credentials."""
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.session import Session
 
@@ -125,22 +158,36 @@ def url_of_stack(stack: str, profile: str | None, region: str | None) -> str:
         raise Forbidden(f"stack {stack}: {message}") from error
     except BotoCoreError as error:  # no region, no credentials, no network
         raise Unreachable(f"stack {stack}: {error}") from error
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+
+
+def url_of_stack(stack: str, profile: str | None, region: str | None) -> str:
+    """The ``ApiUrl`` output of a CloudFormation stack."""
+    outputs = stack_outputs(stack, profile, region)
     if "ApiUrl" not in outputs:
         raise SchedulerError(f"stack {stack} has no ApiUrl output: is it the scheduler's stack?")
     return str(outputs["ApiUrl"])
 
 
 def quoted_tag(value: str | None) -> str | None:
-    """The shell eats quotes: ``--if-match 7`` means the ETag ``"7"``."""
-    if value is None or value.strip().startswith(('"', 'W/"')) or value.strip() == "*":
-        return value
-    return f'"{value.strip()}"'
+    """The shell eats quotes: ``--if-match 8.p.mk3x0a9z7q2c`` means the ETag ``"8.p.mk3x0a9z7q2c"``. A bare
+    number is not an ETag: the switch's tag names its value and entry too."""
+    if value is None:
+        return None
+    stripped = value.strip()
+    if stripped == "*" or stripped.startswith(('"', 'W/"')):
+        return stripped
+    if stripped.isdigit():
+        raise UsageError(
+            f"--if-match takes the switch's ETag (scheduler status --json shows it, e.g. {stripped}.p.mk3x0a9z7q2c), "
+            "not a version number"
+        )
+    return f'"{stripped}"'
 
 
-def show(arguments: argparse.Namespace, state: SchedulerState, line: str | None = None) -> None:
+def show(arguments: argparse.Namespace, state: SchedulerState, line: str | None = None, **extra: Any) -> None:
     if getattr(arguments, "json", False):
-        print(json.dumps(state.to_json()))
+        print(json.dumps({**state.to_json(), **extra}))
     else:
         print(line or state.describe())
 
@@ -163,7 +210,7 @@ def set_switch(client: SchedulerClient, arguments: argparse.Namespace, value: bo
     outcome = client.ensure(value, if_match=quoted_tag(arguments.if_match))
     word = "paused" if value else "resumed"
     line = None if outcome.written else f"already {word}, nothing written: {outcome.state.describe()}"
-    show(arguments, outcome.state, line)
+    show(arguments, outcome.state, line, written=outcome.written)
     return OK
 
 
@@ -173,7 +220,7 @@ def watch(client: SchedulerClient, arguments: argparse.Namespace) -> int:
     watcher = PauseWatcher(client, interval=arguments.interval, on_change=lambda _old, _new: emit(watcher.state))
     watcher.poll()  # the state now, in this thread: an error here is the command's error
     if watcher.state is None:
-        raise watcher.last_error or SchedulerError("no answer")
+        raise watcher.last_error or SchedulerError("the service answered without the switch's state")
     emit(watcher.state)
     with watcher:
         wait_for_ctrl_c()
@@ -205,9 +252,25 @@ class Check:
 
 
 def check(client: SchedulerClient, arguments: argparse.Namespace) -> int:
-    """The smoke test of a deployed stack; it writes nothing. Exit 0 only if every check held."""
+    """The smoke test of a deployed stack; it writes nothing. Exit 0 only if every check held. With --json it
+    prints one JSON document whatever happens, an unreachable URL included."""
+    as_json = getattr(arguments, "json", False)
     checks: list[Check] = []
-    state = _checked(checks, "signed GET answers 200", client.get, lambda s: s.describe())
+    try:
+        run_checks(client, checks)
+    except SchedulerError as error:  # a check that could not even be asked: reported, never a traceback
+        checks.append(Check("the checks ran to the end", False, _error_line(error)))
+    held = all(item.held is not False for item in checks)
+    if as_json:
+        print(json.dumps({"url": client.url, "ok": held, "checks": [c.__dict__ for c in checks]}))
+    else:
+        _print_checks(checks)
+    return OK if held else FAILED
+
+
+def run_checks(client: SchedulerClient, checks: list[Check]) -> None:
+    signed = "signed" if client.signs else "unsigned (the local stack)"
+    state = _checked(checks, f"GET answers 200 ({signed})", client.get, lambda s: s.describe())
     if state is not None:
         _checked(
             checks,
@@ -224,20 +287,24 @@ def check(client: SchedulerClient, arguments: argparse.Namespace) -> int:
             Check("unsigned GET is refused (403)", answer.status_code == 403, f"answered {answer.status_code}")
         )
     if state is not None:
-        stale = f'"{state.version - 1}"' if state.version else '"no-version"'
+        checks.append(_write_path_check(client, state))
 
-        def stale_write() -> None:
-            client.set_paused(state.is_paused, if_match=stale)
 
-        try:
-            stale_write()
-            checks.append(Check("PATCH with a stale If-Match answers 412", False, "it was written!"))
-        except PreconditionFailed:
-            checks.append(Check("PATCH with a stale If-Match answers 412", True, f"412 for If-Match {stale}"))
-        except SchedulerError as error:
-            checks.append(Check("PATCH with a stale If-Match answers 412", False, _error_line(error)))
-    _print_checks(checks, getattr(arguments, "json", False))
-    return OK if all(item.held is not False for item in checks) else FAILED
+def _write_path_check(client: SchedulerClient, state: SchedulerState) -> Check:
+    """A PATCH that repeats the value, conditional on a tag of the same version with the other value: well
+    formed, so the function takes it to DynamoDB, and never current, so DynamoDB refuses it. Its 412 proves
+    the operator's PATCH permission, the function and its UpdateItem permission; it writes nothing."""
+    name = "PATCH with a stale If-Match answers 412"
+    stale = flipped_tag(state.etag)
+    if stale is None:
+        return Check(name, False, f"could not prove the write path: the ETag {state.etag} is not of the service's form")
+    try:
+        client.set_paused(state.is_paused, if_match=stale)
+    except PreconditionFailed:
+        return Check(name, True, f"412 for If-Match {stale}")
+    except SchedulerError as error:
+        return Check(name, False, _error_line(error))
+    return Check(name, False, "it was written!")
 
 
 def _checked(
@@ -260,10 +327,7 @@ def _error_line(error: SchedulerError) -> str:
     return f"{error.status or 'no answer'}: {error.message}"
 
 
-def _print_checks(checks: list[Check], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([{"check": c.name, "held": c.held, "detail": c.detail} for c in checks]))
-        return
+def _print_checks(checks: list[Check]) -> None:
     width = max(len(c.name) for c in checks)
     for item in checks:
         verdict = {True: "ok", False: "FAILED", None: "skipped"}[item.held]

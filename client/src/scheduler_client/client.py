@@ -18,6 +18,7 @@ from botocore.utils import get_environ_proxies
 from scheduler_client.errors import (
     Forbidden,
     InvalidUpdate,
+    OutcomeUnknown,
     PreconditionFailed,
     RequestRefused,
     SchedulerError,
@@ -25,13 +26,16 @@ from scheduler_client.errors import (
     Throttled,
     Unreachable,
 )
-from scheduler_client.retry import NO_RETRY, RetryPolicy, is_retryable, parse_retry_after
+from scheduler_client.retry import NO_RETRY, Budget, RetryPolicy, is_retryable, parse_retry_after
 from scheduler_client.signing import RequestSigner, is_loopback, resolve_region
 from scheduler_client.state import SchedulerState, parse_http_date, same_version
 
 # pause()/resume() re-read and retry after a 412 this many times: enough for operators racing each other,
 # bounded so that a switch flipped in a loop by someone else ends in an error rather than a spin.
 CONDITIONAL_WRITE_ATTEMPTS = 5
+# Answers after which a write may have landed although the client never saw it land: the gateway gave up
+# waiting for the function (502, 504), or the connection broke after the request was sent.
+AMBIGUOUS_STATUSES = frozenset({502, 504})
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class SchedulerClient:
     region comes from an ``execute-api`` host, else ``region``, else the profile or environment.
     Reads, and writes (each carries its own ``Idempotency-Key``), are retried on 429, 502, 503, 504 and
     connection errors as ``retry`` says; everything else raises at once (see ``scheduler_client.errors``).
+
+    ``timeout`` bounds each attempt: at most half of it to connect and half for the answer. Each call (``get``,
+    ``set_paused``, ``ensure`` with its read and its write) has ``retry.total`` seconds in all, and starts no
+    attempt that could end after them; its first attempt always runs.
     """
 
     def __init__(  # noqa: PLR0913 - keyword-only options, as the package documents them
@@ -65,6 +73,8 @@ class SchedulerClient:
     ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"The scheduler URL must start with https:// (or http:// for the local stack): {url!r}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self.url = url
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -74,20 +84,21 @@ class SchedulerClient:
             self._signer = RequestSigner(session, resolve_region(url, region, session))
         # The environment's proxies (HTTPS_PROXY, NO_PROXY), never for the local stack on this machine.
         proxies = {} if is_loopback(url) else get_environ_proxies(url)
-        # botocore types timeout as int; urllib3 takes any number of seconds.
-        self._http = URLLib3Session(timeout=cast("int", timeout), proxies=proxies)
+        # Half to connect, half for the answer: an attempt ends within ``timeout`` (botocore types it as int;
+        # urllib3 takes any number of seconds).
+        self._http = URLLib3Session(timeout=cast("int", (timeout / 2, timeout / 2)), proxies=proxies)
 
     @property
     def signs(self) -> bool:
         return self._signer is not None
 
-    def get(self) -> SchedulerState:
+    def get(self, *, budget: Budget | None = None) -> SchedulerState:
         """The switch now."""
-        return _state_of(self._exchange("GET", {}, None, self.retry))
+        return _state_of(self._exchange("GET", {}, None, self.retry, budget))
 
     def get_if_changed(self, etag: str | None, *, retry: bool = True) -> SchedulerState | None:
-        """The switch if its version is no longer ``etag`` (sent as If-None-Match); None when unchanged (304,
-        which carries no body). ``retry=False`` makes one attempt (the watcher has its own backoff)."""
+        """The switch if its representation is no longer ``etag`` (sent as If-None-Match); None when unchanged
+        (304, which carries no body). ``retry=False`` makes one attempt (the watcher has its own backoff)."""
         headers = {"If-None-Match": etag} if etag is not None else {}
         response = self._exchange("GET", headers, None, self.retry if retry else NO_RETRY)
         if response.status_code == 304:
@@ -95,16 +106,23 @@ class SchedulerClient:
         return _state_of(response)
 
     def set_paused(
-        self, value: bool, *, if_match: str | None = None, idempotency_key: str | None = None
+        self,
+        value: bool,
+        *,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+        budget: Budget | None = None,
     ) -> SchedulerState:
-        """Write ``is_paused`` (only if the version is still ``if_match``, when given) and return the new state.
-        One logical write: its retries carry the same Idempotency-Key, so a lost answer is never written twice."""
+        """Write ``is_paused`` (only if the switch is still at ``if_match``, when given) and return the state the
+        write made. One logical write: its retries carry the same Idempotency-Key, and the service answers a retry
+        of a write that landed with that write's state, so a lost answer is never written twice. When it cannot
+        tell (an attempt's answer was lost and a retry was refused or unanswered), ``OutcomeUnknown``."""
         key = idempotency_key or str(uuid.uuid4())
         headers = {"Content-Type": "application/json", "Idempotency-Key": json.dumps(key)}
         if if_match is not None:
             headers["If-Match"] = if_match
         body = json.dumps({"is_paused": value}).encode()
-        return _state_of(self._exchange("PATCH", headers, body, self.retry))
+        return _state_of(self._exchange("PATCH", headers, body, self.retry, budget))
 
     def pause(self, *, if_match: str | None = None) -> SchedulerState:
         """Pause unless already paused; see ``ensure``."""
@@ -124,19 +142,22 @@ class SchedulerClient:
         """
         if if_match is not None and if_match.strip() == "*":
             if_match = None
+        budget = Budget(self.retry)
         for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
-            current = self.get()
+            current = self.get(budget=budget)
             if if_match is not None and not same_version(current.etag, if_match):
                 raise PreconditionFailed(
-                    f"The scheduler is at {current.etag}, not {if_match}: someone changed it. Check and retry.",
+                    f"The scheduler is at {current.etag}, not {if_match}: someone changed it. Nothing written.",
                     current_etag=current.etag,
                 )
             if current.is_paused is value:
                 return Outcome(current, written=False)
             try:
                 # The tag just read (strong), not the caller's (perhaps W/): If-Match compares strongly.
-                return Outcome(self.set_paused(value, if_match=current.etag), written=True)
+                return Outcome(self.set_paused(value, if_match=current.etag, budget=budget), written=True)
             except PreconditionFailed:
+                # Our write was refused before it was applied (an unknown outcome raises OutcomeUnknown instead):
+                # someone wrote in between. Read again, unless the caller named the version it decided on.
                 if if_match is not None:
                     raise
         raise PreconditionFailed(
@@ -162,10 +183,23 @@ class SchedulerClient:
     ) -> None:
         self.close()
 
-    def _exchange(self, method: str, headers: dict[str, str], body: bytes | None, policy: RetryPolicy) -> AWSResponse:
-        started = policy.clock()
+    def _exchange(
+        self,
+        method: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        policy: RetryPolicy,
+        budget: Budget | None = None,
+    ) -> AWSResponse:
+        """One logical request: attempts until an answer, a refusal, ``policy.max_attempts`` or the budget. A
+        write whose earlier attempt may have landed never ends in a refusal that would read as "not written"."""
+        budget = budget or Budget(policy)
+        if not budget.allows(0.0, self.timeout):  # a call sharing a budget: the read before it used it up
+            raise Unreachable(f"{method} {self.url}: not tried, the call's {policy.total:g} s were used up before it.")
         attempt = 0
+        maybe_landed: SchedulerError | None = None
         while True:
+            budget.attempts += 1
             try:
                 response = self._send(method, headers, body)
                 error = error_of(response)
@@ -173,12 +207,12 @@ class SchedulerClient:
                     return response
             except Unreachable as unreachable:
                 error = unreachable
+            if method != "GET" and _may_have_landed(error):
+                maybe_landed = maybe_landed or error
             attempt += 1
-            if attempt >= policy.max_attempts or not is_retryable(error):
-                raise error
             delay = policy.delay(attempt - 1, getattr(error, "retry_after", None))
-            if policy.clock() - started + delay > policy.total:
-                raise error
+            if attempt >= policy.max_attempts or not is_retryable(error) or not budget.allows(delay, self.timeout):
+                raise _final(error, maybe_landed)
             policy.sleep(delay)
 
     def _send(self, method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> AWSResponse:
@@ -187,8 +221,29 @@ class SchedulerClient:
             self._signer.sign(request)
         try:
             return self._http.send(request.prepare())
-        except (HTTPClientError, BotocoreConnectionError) as error:  # refused, reset, timeouts, proxy, TLS
-            raise Unreachable(f"{method} {self.url}: no answer ({error})") from error
+        except BotocoreConnectionError as error:  # refused, DNS, connect timeout, proxy, TLS: nothing was sent
+            raise Unreachable(f"{method} {self.url}: no answer ({error})", maybe_delivered=False) from error
+        except HTTPClientError as error:  # a read timeout or a reset after the request went out
+            raise Unreachable(f"{method} {self.url}: no answer ({error})", maybe_delivered=True) from error
+
+
+def _may_have_landed(error: SchedulerError) -> bool:
+    """True when the write this attempt carried may have been applied although no success came back."""
+    if isinstance(error, Unreachable):
+        return error.maybe_delivered
+    return error.status in AMBIGUOUS_STATUSES
+
+
+def _final(error: SchedulerError, maybe_landed: SchedulerError | None) -> SchedulerError:
+    """What a write ends in: its last error, unless an earlier attempt may have landed; then nobody knows."""
+    if maybe_landed is None:
+        return error
+    return OutcomeUnknown(
+        f"The write may or may not have been applied: an earlier attempt's answer was lost ({maybe_landed.message}) "
+        f"and the last attempt got no confirmation ({error.message}). Nothing was written again: read the switch "
+        "(scheduler status) before deciding.",
+        status=error.status,
+    )
 
 
 def error_of(response: AWSResponse) -> SchedulerError | None:

@@ -7,7 +7,8 @@ SchedulerError              everything below; ``status`` is the HTTP status (Non
 ├── RequestRefused          any other 4xx (404, 405, 415, 422)
 ├── Throttled               429/503: try later; ``retry_after`` in seconds when the service said
 ├── ServerError             other 5xx (500: e.g. the entry is missing; 502/504: the gateway)
-└── Unreachable             no answer: connection refused or reset, DNS, TLS, timeouts
+├── Unreachable             no answer: connection refused or reset, DNS, TLS, timeouts
+└── OutcomeUnknown          a write whose answer was lost, and whose retry could not tell whether it landed
 """
 
 from __future__ import annotations
@@ -55,4 +56,15 @@ class ServerError(SchedulerError):
 
 
 class Unreachable(SchedulerError):
-    """No HTTP answer: the connection failed or timed out."""
+    """No HTTP answer: the connection failed or timed out. ``maybe_delivered`` is True when the request had
+    gone out (a read timeout, a reset after sending): a write may then have landed."""
+
+    def __init__(self, message: str, *, status: int | None = None, maybe_delivered: bool = False) -> None:
+        super().__init__(message, status=status)
+        self.maybe_delivered = maybe_delivered
+
+
+class OutcomeUnknown(SchedulerError):
+    """A write may or may not have landed: an attempt's answer was lost (a read timeout, a reset, a 502 or 504
+    from the gateway) and no later attempt could tell (a 412 because the switch moved on, or no answer at all).
+    Nothing is written again: read the switch (``get()``, ``scheduler status``) and decide."""

@@ -20,7 +20,8 @@ class RetryPolicy:
 
     Attempt ``n`` (from 0) waits a uniform random time in ``[0, min(cap, base * 2**n)]`` (full jitter: a
     fleet that failed together does not retry together), or the service's Retry-After if that is longer.
-    No retry starts that would end after ``total`` seconds from the first attempt.
+    A call has ``total`` seconds in all: no attempt starts that could end after them (its wait and the
+    attempt's own timeout included), but the first attempt always runs.
     """
 
     max_attempts: int = 5
@@ -37,6 +38,20 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+class Budget:
+    """The time one call may take (a read, a write, or ``ensure``'s read and write together), from its start."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.started = policy.clock()
+        self.attempts = 0
+
+    def allows(self, delay: float, attempt_timeout: float) -> bool:
+        """True when waiting ``delay`` and then an attempt of at most ``attempt_timeout`` still ends in time;
+        always for the call's first attempt."""
+        return self.attempts == 0 or self.policy.clock() - self.started + delay + attempt_timeout <= self.policy.total
 
 
 def is_retryable(error: SchedulerError) -> bool:

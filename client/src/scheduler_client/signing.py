@@ -60,6 +60,14 @@ class RequestSigner:
         SigV4Auth(frozen, self.service, self.region).add_auth(request)
 
 
+class RegionUnknown(ValueError):
+    """The region to sign for is in neither the URL, the arguments nor the profile."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"Cannot tell the AWS region of {url}: it is not an execute-api URL. Pass region=.")
+        self.url = url
+
+
 def resolve_region(url: str, given: str | None, session: Session) -> str:
     """The region to sign for: the one given, else the URL's, else the profile's or environment's."""
     try:
@@ -67,5 +75,5 @@ def resolve_region(url: str, given: str | None, session: Session) -> str:
     except BotoCoreError as error:  # e.g. a profile that does not exist
         raise Forbidden(f"AWS configuration: {error}", status=None) from error
     if not region:
-        raise ValueError(f"Cannot tell the AWS region of {url}: it is not an execute-api URL. Pass region= (--region).")
+        raise RegionUnknown(url)
     return str(region)

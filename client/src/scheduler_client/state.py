@@ -19,9 +19,8 @@ class SchedulerState:
 
     @property
     def version(self) -> int | None:
-        """The version the ETag names (``"7"`` is 7); None for a tag of another form."""
-        opaque = opaque_tag(self.etag)
-        return int(opaque) if opaque is not None and opaque.isascii() and opaque.isdigit() else None
+        """The version the ETag names (``"7.p.mk3x0a9z7q2c"`` is 7); None for a tag of another form."""
+        return version_of(self.etag)
 
     def describe(self) -> str:
         """One line for people: ``paused (version 7, since 2026-11-29 08:00:00 UTC)``."""
@@ -46,6 +45,27 @@ def opaque_tag(etag: str | None) -> str | None:
         return None
     tag = etag.strip().removeprefix("W/")
     return tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else None
+
+
+def version_of(etag: str | None) -> int | None:
+    """The version of one of the service's tags (``"<version>.<p|r>[.<incarnation>]"``, docs/api.md)."""
+    opaque = opaque_tag(etag)
+    if opaque is None:
+        return None
+    version, _, rest = opaque.partition(".")
+    return int(version) if version.isascii() and version.isdigit() and rest[:1] in ("p", "r") else None
+
+
+def flipped_tag(etag: str | None) -> str | None:
+    """The tag of the same version and entry with the other value: well formed, so the service asks DynamoDB,
+    and never current, so a write conditional on it is refused (how ``scheduler check`` proves the write path
+    without writing). None for a tag of another form."""
+    opaque = opaque_tag(etag)
+    if opaque is None or version_of(etag) is None:
+        return None
+    version, state, *incarnation = opaque.split(".")
+    other = "r" if state == "p" else "p"
+    return '"' + ".".join([version, other, *incarnation]) + '"'
 
 
 def same_version(first: str | None, second: str | None) -> bool:

@@ -1,0 +1,200 @@
+"""The validators of HTTP (RFC 9110 section 8.8): entity tags and modification dates, and what the conditional
+headers ask of them. Pure: nothing here does I/O; the store turns the same rules into a condition of its one
+write.
+
+An entity tag names exactly one representation: the entry's incarnation (set when the entry is created, so a
+re-created entry never reuses an old one's tags), its version (+1 on every accepted write) and the value
+itself, so a change by hand that leaves the version alone still changes the tag::
+
+    "<version>.<p|r>.<incarnation>"     e.g. "8.p.mk3x0a9z7q2c"   (p: paused, r: running)
+    "<version>.<p|r>"                   an entry restored by hand without an incarnation
+
+A tag of any other form (the old bare versions such as "7" among them) names nothing served now: it never
+matches, so a client holding one gets the full answer (If-None-Match) or a 412 (If-Match), never a wrong 304.
+
+``Last-Modified`` is whole seconds, but writes are not: two writes can fall in one second. So a date is sent
+only as a validator that cannot miss a later write: the first whole second after the write, once that second
+has passed (any later write comes after the answer, so after the date); while it has not, the write's own
+second, which the comparisons below treat as "possibly modified" (a 200 or a 412, never a wrong 304).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+MAX_VERSION_DIGITS = 18  # far beyond any real count of writes, well inside DynamoDB's 38-digit numbers
+MAX_INCARNATION_LENGTH = 32
+INCARNATION_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+# A real client names one tag; each named tag is three comparisons in the write's condition (4 KB at most).
+MAX_TAGS = 16
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class Tag(NamedTuple):
+    """What an entity tag says. Two tags are the same representation when all three parts are equal."""
+
+    version: int
+    is_paused: bool
+    incarnation: str | None = None
+
+    def __str__(self) -> str:
+        """The tag as HTTP carries it: quoted, strong."""
+        state = "p" if self.is_paused else "r"
+        return f'"{self.version}.{state}.{self.incarnation}"' if self.incarnation else f'"{self.version}.{state}"'
+
+
+def parse_tag(opaque: str) -> Tag | None:
+    """The tag an opaque value (without its quotes) names, if this service could have made it; None for
+    anything else."""
+    parts = opaque.split(".")
+    if len(parts) not in (2, 3) or parts[1] not in ("p", "r"):
+        return None
+    version = parts[0]
+    incarnation = parts[2] if len(parts) == 3 else None
+    if not (version.isascii() and version.isdigit()) or len(version) > MAX_VERSION_DIGITS:
+        return None
+    if version != "0" and version.startswith("0"):
+        return None  # tags compare as strings: "07.p" was never made
+    if incarnation is not None and not is_incarnation(incarnation):
+        return None
+    return Tag(version=int(version), is_paused=parts[1] == "p", incarnation=incarnation)
+
+
+def is_incarnation(text: str) -> bool:
+    return 0 < len(text) <= MAX_INCARNATION_LENGTH and all(char in INCARNATION_ALPHABET for char in text)
+
+
+def entity_tags(header: str) -> list[tuple[bool, Tag | None]]:
+    """A list of entity tags, split: (weak, the tag it names or None) for each quoted one; text that is not an
+    entity tag is left out (RFC 9110 section 13.1.1: it matches nothing)."""
+    tags: list[tuple[bool, Tag | None]] = []
+    for raw in header.split(","):
+        tag = raw.strip()
+        weak = tag.startswith("W/")
+        opaque = tag[2:] if weak else tag
+        if len(opaque) < 2 or opaque[0] != '"' or opaque[-1] != '"':
+            continue
+        tags.append((weak, parse_tag(opaque[1:-1])))
+    return tags
+
+
+def newest(tags: set[Tag]) -> tuple[Tag, ...]:
+    """At most MAX_TAGS of them, the newest kept (a client naming more is not a real one)."""
+    return tuple(sorted(tags, key=lambda tag: (tag.incarnation or "", tag.version))[-MAX_TAGS:])
+
+
+class Preconditions(NamedTuple):
+    """A request's conditional headers, as RFC 9110 section 13.2.2 lets them count.
+
+    ``match``: the tags If-Match accepts (None when absent or ``*``: any existing entry); empty when it named
+    none this service could have made, and then it fails without asking the store. ``unmodified_since``
+    counts only without If-Match; ``modified_since`` only without If-None-Match, and only for GET and HEAD.
+    """
+
+    match: tuple[Tag, ...] | None = None
+    unmodified_since: datetime | None = None
+    none_match: tuple[Tag, ...] = ()
+    none_match_any: bool = False
+    modified_since: datetime | None = None
+
+    @property
+    def unsatisfiable(self) -> bool:
+        return self.match == ()
+
+
+def parse_if_match(header: str) -> tuple[Tag, ...] | None:
+    """The tags an If-Match value accepts; None for ``*``. Weak tags never match under its strong comparison."""
+    if header.strip() == "*":
+        return None
+    return newest({tag for weak, tag in entity_tags(header) if not weak and tag is not None})
+
+
+def parse_preconditions(
+    *,
+    if_match: str | None = None,
+    if_unmodified_since: str | None = None,
+    if_none_match: str | None = None,
+    if_modified_since: str | None = None,
+) -> Preconditions:
+    """Read the four conditional headers; a date that is not an HTTP date is ignored, as RFC 9110 says."""
+    none_match_any = if_none_match is not None and if_none_match.strip() == "*"
+    none_match: tuple[Tag, ...] = ()
+    if if_none_match is not None and not none_match_any:
+        # Weak comparison: W/"8.p.x" names the same representation as "8.p.x".
+        none_match = newest({tag for _, tag in entity_tags(if_none_match) if tag is not None})
+    return Preconditions(
+        match=parse_if_match(if_match) if if_match is not None else None,
+        unmodified_since=http_date_of(if_unmodified_since) if if_match is None else None,
+        none_match=none_match,
+        none_match_any=none_match_any,
+        modified_since=http_date_of(if_modified_since) if if_none_match is None else None,
+    )
+
+
+def read_outcome(preconditions: Preconditions, current: Tag, updated_at: datetime | None) -> int:
+    """The status a GET or HEAD answers for the current representation: 200, 304 (not modified) or 412.
+    ``updated_at`` is the write's exact time (None when unknown): a date validator holds only when the write
+    came strictly before it."""
+    if preconditions.match is not None:
+        if current not in preconditions.match:
+            return 412
+    elif preconditions.unmodified_since is not None and not written_before(updated_at, preconditions.unmodified_since):
+        return 412
+    if preconditions.none_match_any or current in preconditions.none_match:
+        return 304
+    if (
+        preconditions.modified_since is not None  # parse_preconditions leaves it out under If-None-Match
+        and updated_at is not None
+        and written_before(updated_at, preconditions.modified_since)
+    ):
+        return 304
+    return 200
+
+
+def written_before(updated_at: datetime | None, date: datetime) -> bool:
+    """True when the write is strictly older than ``date``; an unknown write time is never "not modified"
+    but never blocks a write either (RFC 9110 section 13.1.4 asks only that it not be more recent)."""
+    return updated_at is None or updated_at < date
+
+
+def last_modified(updated_at: datetime | None, now: datetime) -> datetime | None:
+    """The Last-Modified to send for a write at ``updated_at``, answered at ``now`` (see the module's text):
+    the next whole second once it has passed, else the write's own second; None when the time is unknown."""
+    if updated_at is None:
+        return None
+    second = updated_at.replace(microsecond=0)
+    after = second + timedelta(seconds=1)
+    return after if after <= now else second
+
+
+def iso_time(text: str | None) -> datetime | None:
+    """An aware time from an ISO 8601 ``updated_at``; None when absent, malformed or without a zone."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def format_http_date(moment: datetime) -> str:
+    """IMF-fixdate (RFC 9110 section 5.6.7), always in English and GMT whatever the machine's locale and zone."""
+    utc = moment.astimezone(UTC)
+    return f"{_DAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year} {utc:%H:%M:%S} GMT"
+
+
+def http_date_of(value: str | None) -> datetime | None:
+    """An HTTP date header as an aware time; None when absent, not a date, or one no calendar holds."""
+    if value is None:
+        return None
+    from email.utils import parsedate_to_datetime  # only for requests that carry a date: off the cold path
+
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if moment.tzinfo is not None else None
