@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
 MUTATE_VENV := .venv-mutate
-.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry clean
+.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
 ENV ?= default
@@ -52,8 +52,8 @@ lint: install  ## ruff and mypy (strict)
 docs-check: install  ## every relative link in the Markdown resolves, every make target and shell command the docs name exists
 	$(PY) scripts/check_docs.py
 
-validate: install  ## cfn-lint and sam validate --lint on template.yaml
-	cfn-lint template.yaml
+validate: install  ## cfn-lint (with the serverless rules) and sam validate --lint on template.yaml
+	cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	sam validate --lint
 
 $(SCAN_VENV)/.installed: requirements-scan.txt scripts/find-python
@@ -90,6 +90,9 @@ mutate-rules: install  ## the second pass alone: module-level rules and whole co
 
 restore-entry: install  ## put back a missing entry, PAUSED, in a deployed stack: make restore-entry STACK=name [PROFILE=p]
 	$(PY) scripts/restore_entry.py --stack "$(STACK)" $(if $(PROFILE),--profile "$(PROFILE)")
+
+prune-versions: install  ## delete the function's old Lambda versions but live's, a canary's and KEEP newest: make prune-versions STACK=name [KEEP=5] [DRY_RUN=1]
+	$(PY) scripts/prune_versions.py --stack "$(STACK)" --keep "$(or $(KEEP),5)" $(if $(DRY_RUN),--dry-run) $(if $(PROFILE),--profile "$(PROFILE)")
 
 build: install  ## sam build (the deployment package in .aws-sam/)
 	sam build

@@ -140,8 +140,14 @@ def _heartbeat(event: dict[str, Any]) -> dict[str, Any]:
         record_entry_missing("heartbeat")
         return {"outcome": "entry_missing"}
     paused_seconds = rules.paused_seconds(state.is_paused, state.updated_at, store.clock())
-    record_heartbeat(state.is_paused, paused_seconds)
-    return {**_answer(state), "outcome": "read", "paused_seconds": paused_seconds}
+    import pipe_state
+
+    pipe_running = pipe_state.change_event_pipe_running()
+    record_heartbeat(state.is_paused, paused_seconds, pipe_running)
+    answer = {**_answer(state), "outcome": "read", "paused_seconds": paused_seconds}
+    if pipe_running is not None:
+        answer["change_event_pipe_running"] = pipe_running
+    return answer
 
 
 def max_window_seconds() -> int:

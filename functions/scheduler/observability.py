@@ -1,7 +1,7 @@
 """Structured logs, and the metrics the alarms watch (CloudWatch embedded metric format, namespace
 SchedulerControl):
 
-    PauseStateChanged       a write flipped the switch                    dimensions service, is_paused
+    PauseStateChanged       a write flipped the switch                    dimensions service, stage, is_paused
     SchedulerEntryMissing   a request, a direct call or the heartbeat     dimensions service, stage
                             met no entry (metadata: which path)
     SchedulerPaused         the heartbeat's read: 1 paused, 0 resumed     dimensions service, stage
@@ -9,6 +9,8 @@ SchedulerControl):
                             that paused (0 when resumed)
     DirectCallRefused       the direct edge raised a named refusal (a      dimensions service, stage
                             caller's mistake, not a fault; metadata: which)
+    ChangeEventPipeRunning  the heartbeat's look at the change-event      dimensions service, stage
+                            pipe: 1 RUNNING, 0 any other state
 
 Powertools is imported only when something is first logged or a metric emitted (a flip, a refusal, a missing
 entry, the heartbeat): a GET that succeeds logs nothing, so its cold start never pays for Powertools (about
@@ -113,6 +115,7 @@ def record_pause_change(state: store.Entry) -> None:
 
     with single_metric(name="PauseStateChanged", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="stage", value=STAGE)  # dev and prod in one account stay apart
         metric.add_dimension(name="is_paused", value=str(state.is_paused).lower())
 
 
@@ -130,12 +133,16 @@ def record_direct_refusal(error: str) -> None:
     _emit_stage_metrics({"DirectCallRefused": (1, "Count")}, path="direct", error=error)
 
 
-def record_heartbeat(is_paused: bool, paused_seconds: float) -> None:
-    """The heartbeat's read, as the two metrics its alarms watch: the switch, and how long it has been paused."""
-    _emit_stage_metrics(
-        {"SchedulerPaused": (int(is_paused), "Count"), "SchedulerPausedSeconds": (paused_seconds, "Seconds")},
-        path="heartbeat",
-    )
+def record_heartbeat(is_paused: bool, paused_seconds: float, pipe_running: bool | None = None) -> None:
+    """The heartbeat's read, as the metrics its alarms watch: the switch, how long it has been paused, and
+    whether the change-event pipe runs (when it could tell)."""
+    values: dict[str, tuple[float, str]] = {
+        "SchedulerPaused": (int(is_paused), "Count"),
+        "SchedulerPausedSeconds": (paused_seconds, "Seconds"),
+    }
+    if pipe_running is not None:
+        values["ChangeEventPipeRunning"] = (int(pipe_running), "Count")
+    _emit_stage_metrics(values, path="heartbeat")
 
 
 def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str, error: str | None = None) -> None:

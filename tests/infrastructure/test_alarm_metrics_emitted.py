@@ -175,6 +175,26 @@ def test_every_path_that_meets_a_missing_entry_emits_the_metric(
 # --- alarms watch what is emitted ---------------------------------------------------------------------------
 
 
+@pytest.fixture
+def change_event_pipe(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A pipe in moto, named where the heartbeat looks for it (template: CHANGE_EVENT_PIPE)."""
+    import boto3
+
+    import pipe_state
+
+    pipes = boto3.client("pipes")
+    pipes.create_pipe(
+        Name="scheduler-pause-changes",
+        RoleArn="arn:aws:iam::123456789012:role/pipes",
+        Source="arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/2026-01-01T00:00:00.000",
+        Target="arn:aws:events:eu-west-1:123456789012:event-bus/default",
+    )
+    monkeypatch.setenv("CHANGE_EVENT_PIPE", "scheduler-pause-changes")
+    pipe_state.pipes_client.cache_clear()
+    yield pipes
+    pipe_state.pipes_client.cache_clear()
+
+
 def every_metric_the_code_emits(invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> set[Any]:
     for event, _ in PATHS_MEETING_A_MISSING_ENTRY.values():
         with contextlib.suppress(errors.SchedulerEntryMissing):
@@ -211,6 +231,7 @@ def custom_metrics_watched(alarm: dict[str, Any]) -> list[tuple[str, str, frozen
     ]
 
 
+@pytest.mark.usefixtures("change_event_pipe")
 def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
     invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -227,11 +248,75 @@ def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
         for metric in metrics:
             assert metric in emitted_metrics, (name, metric)
     assert sorted(watched) == [
+        "ChangeEventPipeStoppedAlarm",
         "FunctionErrorsAlarm",
         "SchedulerEntryMissingAlarm",
         "SchedulerPausedTooLongAlarm",
         "SchedulerStateUnknownAlarm",
     ]
+
+
+def dashboard_metrics(template: dict[str, Any]) -> list[tuple[str, str, frozenset[tuple[str, str]]]]:
+    """(namespace, name, {dimension: value}) of each of our metrics a dashboard widget shows, the Stage
+    parameter resolved to the value the code uses."""
+    body = template["Resources"]["SchedulerDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    document = json.loads(body.replace("${Stage}", observability.STAGE))
+    shown = []
+    for widget in document["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            namespace, name, *rest = line
+            dimensions = [part for part in rest if isinstance(part, str)]
+            if namespace == "SchedulerControl":
+                shown.append((namespace, name, frozenset(zip(dimensions[::2], dimensions[1::2], strict=True))))
+    return shown
+
+
+@pytest.mark.usefixtures("change_event_pipe")
+def test_every_dashboard_metric_of_ours_is_one_the_code_emits_with_its_stage(
+    invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emitted_metrics = every_metric_the_code_emits(invoke, dynamodb, capsys)
+    shown = dashboard_metrics(translate())
+
+    assert len(shown) >= 6
+    for metric in shown:
+        assert metric in emitted_metrics, metric
+        assert ("stage", observability.STAGE) in metric[2], metric  # dev and prod in one account stay apart
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_the_heartbeat_reports_whether_the_change_event_pipe_runs(
+    invoke: Any, change_event_pipe: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = invoke(HEARTBEAT)
+    change_event_pipe.stop_pipe(Name="scheduler-pause-changes")  # STOPPING, then STOPPED: not RUNNING
+    stopped = invoke(HEARTBEAT)
+
+    reported = [d["ChangeEventPipeRunning"] for d in emitted(capsys.readouterr().out) if "ChangeEventPipeRunning" in d]
+    assert (running["change_event_pipe_running"], stopped["change_event_pipe_running"]) == (True, False)
+    assert reported == [[1.0], [0.0]]
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_pipe_whose_state_cannot_be_read_reports_nothing_and_the_rest_of_the_heartbeat_stands(
+    invoke: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], logs: Any
+) -> None:
+    import pipe_state
+
+    monkeypatch.setenv("CHANGE_EVENT_PIPE", "no-such-pipe")
+    pipe_state.pipes_client.cache_clear()
+
+    answer = invoke(HEARTBEAT)
+
+    documents = emitted(capsys.readouterr().out)
+    assert answer["outcome"] == "read"
+    assert "change_event_pipe_running" not in answer
+    assert [d["SchedulerPaused"] for d in documents if "SchedulerPaused" in d] == [[0.0]]
+    assert not [d for d in documents if "ChangeEventPipeRunning" in d]
+    assert [line["message"] for line in logs() if line["level"] == "WARNING"] == [
+        "The change-event pipe's state could not be read"
+    ]
+    pipe_state.pipes_client.cache_clear()
 
 
 @pytest.mark.usefixtures("scheduler_entry")

@@ -548,3 +548,48 @@ def test_a_stopped_windows_lease_holds_the_pause_until_it_expires(
 
     assert resumed["outcome"] == "resumed"
     assert item_now(dynamodb)["is_paused"] == {"BOOL": False}
+
+
+# Every transient error AWS lists for Lambda tasks (Step Functions best practices, "Handle Lambda service
+# exceptions"), and the function's own, injected once on each task: every execution still succeeds, and the
+# switch ends as it should, written once per step.
+
+TRANSIENT_ERRORS = [
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
+    "SchedulerInternalError",
+]
+TASKS = {
+    "set-pause": ("SetSchedulerPauseStateMachine", {"is_paused": True}, sets_pause, True, 2),
+    "window-open": ("MaintenanceWindowStateMachine", {"wait_seconds": 0}, is_window("open_window"), False, 3),
+    "window-close": ("MaintenanceWindowStateMachine", {"wait_seconds": 0}, is_window("close_window"), False, 3),
+}
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["before-running", "answer-lost"])
+@pytest.mark.parametrize("error", TRANSIENT_ERRORS)
+@pytest.mark.parametrize("task", TASKS)
+def test_each_transient_error_once_on_each_task_still_ends_as_it_should(
+    start: Any,
+    function: FunctionInProcess,
+    dynamodb: Any,
+    scheduler_entry: dict[str, Any],
+    backoff: list[float],
+    task: str,
+    error: str,
+    landed: bool,
+) -> None:
+    machine, execution_input, matches, paused_at_end, versions = TASKS[task]
+    function.faults = [Fault(matches, error, after_running=landed)]
+
+    execution = start(machine, execution_input)
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert item_now(dynamodb)["is_paused"] == {"BOOL": paused_at_end}
+    assert version(dynamodb) == versions  # each step wrote once, its retry answered as its own success
+    assert len(backoff) == 1  # one retry, after one backoff

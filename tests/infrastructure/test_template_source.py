@@ -29,14 +29,15 @@ def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
     return [statement for policy in function["Properties"]["Policies"] for statement in policy["Statement"]]
 
 
-def test_the_function_may_only_read_and_update_the_table(resources: dict[str, Any]) -> None:
-    statements = _statements(resources["SchedulerFunction"])
+def test_the_function_may_only_read_and_update_the_table_and_read_the_pipes_state(resources: dict[str, Any]) -> None:
+    statements = {statement["Sid"]: statement for statement in _statements(resources["SchedulerFunction"])}
 
-    assert {action for statement in statements for action in statement["Action"]} == {
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-    }
-    assert all(statement["Resource"] == {"Fn::GetAtt": ["SchedulerTable", "Arn"]} for statement in statements)
+    assert set(statements) == {"ReadAndSetTheOneSchedulerItem", "TheHeartbeatReadsTheChangeEventPipesState"}
+    table = statements["ReadAndSetTheOneSchedulerItem"]
+    assert table["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert table["Resource"] == {"Fn::GetAtt": ["SchedulerTable", "Arn"]}
+    pipe = statements["TheHeartbeatReadsTheChangeEventPipesState"]
+    assert (pipe["Action"], pipe["Resource"]) == ("pipes:DescribePipe", {"Fn::GetAtt": ["PauseChangeEvents", "Arn"]})
 
 
 def test_the_entry_function_may_create_in_the_table_and_read_only_the_tables_it_replaced(
@@ -103,7 +104,9 @@ STATE_MACHINES = ["SetSchedulerPauseStateMachine", "MaintenanceWindowStateMachin
 def test_state_machines_may_invoke_only_the_scheduler_functions_live_alias(
     resources: dict[str, Any], machine: str
 ) -> None:
-    statements = _statements(resources[machine])
+    assert resources[machine]["Properties"]["Role"] == {"Fn::GetAtt": ["StateMachineRole", "Arn"]}
+    role = resources["StateMachineRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     invoking = [statement for statement in statements if "lambda:InvokeFunction" in statement["Action"]]
     others = [statement for statement in statements if statement not in invoking]
 

@@ -72,7 +72,9 @@ def test_state_machines_and_the_heartbeat_invoke_only_the_live_alias(resources: 
         if "StateMachine" in name or "Heartbeat" in name
     }
 
-    assert len(roles) == 3
+    assert set(roles) == {"StateMachineRole", "HeartbeatScheduleRole"}
+    (schedule,) = of_type(resources, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["Target"]["RoleArn"] == {"Fn::GetAtt": ["HeartbeatScheduleRole", "Arn"]}
     for role in roles.values():
         statements = [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
         invoking = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
@@ -227,7 +229,24 @@ def test_the_audit_rule_takes_this_stages_change_events_into_the_audit_log(resou
     assert not pattern.matches_event(cast(Any, a_change_event(stage="prod")))
     assert not pattern.matches_event(cast(Any, a_change_event(source="someone-else")))
     assert rule["EventBusName"] == {"Ref": "EventBusName"}
-    assert rule["Targets"] == [{"Id": "audit-log", "Arn": {"Fn::GetAtt": ["PauseChangeAuditLog", "Arn"]}}]
+    (target,) = rule["Targets"]
+    arn, names = target["Arn"]["Fn::Sub"]
+    assert arn == "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}"
+    # The stack's own log group, or one a re-created stack adopts (AuditLogGroupName).
+    assert names == {
+        "Group": {"Fn::If": ["CreateAuditLog", {"Ref": "PauseChangeAuditLog"}, {"Ref": "AuditLogGroupName"}]}
+    }
+
+
+def test_what_the_audit_rule_cannot_write_is_retried_for_a_day_then_dead_lettered(resources: dict[str, Any]) -> None:
+    (target,) = resources["PauseChangeAuditRule"]["Properties"]["Targets"]
+    statement = resources["AuditDeadLettersPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["AuditDeadLetters", "Arn"]}}
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["PauseChangeAuditRule", "Arn"]}}}
 
 
 def test_the_audit_log_is_kept_for_years_and_outlives_the_stack(resources: dict[str, Any]) -> None:
@@ -240,12 +259,14 @@ def test_the_audit_log_is_kept_for_years_and_outlives_the_stack(resources: dict[
     assert min(parameter["AllowedValues"]) >= 400
 
 
-def test_only_this_rule_may_write_the_audit_log(resources: dict[str, Any]) -> None:
-    document = resources["PauseChangeAuditLogPolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"]
-    (statement,) = json.loads(
-        document.replace("${PauseChangeAuditLog.Arn}", "LOG").replace("${PauseChangeAuditRule.Arn}", "RULE")
-    )["Statement"]
+def test_only_this_rule_may_write_the_audit_log_in_the_shape_of_aws_sample(resources: dict[str, Any]) -> None:
+    document, _ = resources["PauseChangeAuditLogPolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"]
+    create, write = json.loads(document.replace("${GroupArn}", "LOG").replace("${PauseChangeAuditRule.Arn}", "RULE"))[
+        "Statement"
+    ]
 
-    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert statement["Resource"] == "LOG"
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": "RULE"}}
+    # AWS's sample: the condition on PutLogEvents only; CreateLogStream for the services, on the group's streams.
+    assert (create["Action"], create["Resource"]) == ("logs:CreateLogStream", "LOG:*")
+    assert "Condition" not in create
+    assert (write["Action"], write["Resource"]) == ("logs:PutLogEvents", "LOG:*")
+    assert write["Condition"] == {"ArnEquals": {"aws:SourceArn": "RULE"}}

@@ -58,7 +58,7 @@ def math_metrics(properties: dict[str, Any]) -> list[tuple[str, str, dict[str, A
 def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(resources: dict[str, Any]) -> None:
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
 
-    assert len(alarms) == 10
+    assert len(alarms) == 13
     for name, resource in alarms.items():
         properties = resource["Properties"]
         assert properties["AlarmActions"] == NOTIFY, name

@@ -5,7 +5,6 @@ through the handler, run through the pipe's filter from template.yaml with moto'
 from __future__ import annotations
 
 import json
-import re
 import threading
 from typing import Any, cast
 
@@ -14,6 +13,7 @@ import requests
 
 from local_stack.template import load_template
 from tests.integration.conftest import TABLE_NAME, LocalStack
+from tests.pipes_template import render
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_entry")]
 
@@ -31,16 +31,9 @@ def passes_the_filter(record: dict[str, Any]) -> bool:
 
 
 def shaped(record: dict[str, Any], stage: str = "dev") -> Any:
-    """The pipe's input template applied to a record: <$.path> is replaced by the value at that path."""
+    """The pipe's input template applied to a record, as tests/pipes_template.py says Pipes renders it."""
     template: str = pipe()["TargetParameters"]["InputTemplate"]["Fn::Sub"].replace("${Stage}", stage)
-
-    def value_at(match: re.Match[str]) -> str:
-        value: Any = record
-        for key in match.group(1).split("."):
-            value = value[key]
-        return json.dumps(value) if isinstance(value, bool) else str(value)
-
-    return json.loads(re.sub(r"<\$\.([^>]+)>", value_at, template))
+    return json.loads(render(template, record))
 
 
 def stream_records(stack: LocalStack, iterator: str, count: int) -> list[dict[str, Any]]:

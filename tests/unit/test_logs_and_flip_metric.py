@@ -24,9 +24,10 @@ def test_a_flip_emits_one_pause_state_changed_metric(invoke: Any, capsys: pytest
     assert metrics[0]["PauseStateChanged"] in (1, 1.0, [1.0])
     assert metrics[0]["is_paused"] == "true"
     assert metrics[0]["service"] == "scheduler"
+    assert metrics[0]["stage"] == "local"  # the STAGE the function runs with (unset here: the local stack's)
     declared = metrics[0]["_aws"]["CloudWatchMetrics"][0]
     assert declared["Namespace"] == "SchedulerControl"
-    assert declared["Dimensions"] == [["service", "is_paused"]]
+    assert declared["Dimensions"] == [["service", "stage", "is_paused"]]
     assert declared["Metrics"] == [{"Name": "PauseStateChanged", "Unit": "Count"}]
 
 
