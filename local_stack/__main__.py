@@ -2,7 +2,10 @@
 
 run:    DynamoDB Local on a free port with its data in .local/dynamodb, the table from template.yaml, the
         scheduler entry created if missing (as the deploy does), and SAM's local API Gateway on
-        127.0.0.1:$PORT (3000). SIGINT, SIGTERM and SIGHUP stop it all; the data stays.
+        127.0.0.1:$PORT (3000); and the data plane: a real MQTT broker on 127.0.0.1:$MQTT_PORT (1883), the
+        publisher fed by DynamoDB Local's stream and the minute repair (local_stack/push_feed.py), publishing
+        through a stand-in of IoT Core's data plane (local_stack/iot_data.py). SIGINT, SIGTERM and SIGHUP stop
+        it all; the data stays.
 invoke: what `sam local invoke FUNCTION -e EVENT` does, against the same local database: the function's
         answer on stdout as one JSON document, its logs on stderr, a non-zero exit on a function error.
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from local_stack.broker import TOPIC, LocalBroker
 from local_stack.dynamodb_local import DynamoDBLocal, LocalStackError, answers, client_environment
 from local_stack.template import FUNCTION_LOGICAL_ID, PROJECT_ROOT, create_table
 
@@ -38,11 +42,8 @@ def prepare_database(database: DynamoDBLocal) -> None:
     store.create_if_missing(actor=LOCAL_ACTOR)  # the custom resource's own code path: never overwrites
 
 
-def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
-    from werkzeug.serving import make_server
-
-    from local_stack.gateway import create_app
-
+def _bind(port: int, variable: str) -> socket.socket:
+    """A listening socket on 127.0.0.1:port, or the error that says which variable picks another port."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     # A restart right after a stop must not wait for the last connections' TIME_WAIT; a port another
     # process listens on is still refused (SO_REUSEADDR does not allow two listeners on Linux).
@@ -52,9 +53,69 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
     except OSError as error:
         listener.close()
         raise LocalStackError(
-            f"Port {port} is busy ({error.strerror}). Pick another: PORT={port + 1} make run"
+            f"Port {port} is busy ({error.strerror}). Pick another: {variable}={port + 1} make run"
         ) from None
     listener.listen(128)
+    return listener
+
+
+def _mqtt_port_free(port: int) -> None:
+    _bind(port, "MQTT_PORT").close()
+
+
+class DataPlane:
+    """The broker, the IoT data-plane stand-in in front of it, and the feed from the stream to both."""
+
+    def __init__(self, data_dir: Path, mqtt_port: int | None) -> None:
+        if mqtt_port:
+            _mqtt_port_free(mqtt_port)
+        self.broker = LocalBroker(data_dir / "broker", mqtt_port)
+        self.url = self.broker.url()
+
+    def start(self, database: DynamoDBLocal) -> None:
+        from werkzeug.serving import make_server
+
+        from local_stack.dynamodb_local import free_port
+        from local_stack.iot_data import BrokerStore, wsgi_app
+        from local_stack.push_feed import PushFeed
+
+        self.broker.start()
+        self.store = BrokerStore("127.0.0.1", self.broker.port)
+        self.store.wait_connected(10)
+        data_port = free_port()
+        self.server = make_server("127.0.0.1", data_port, wsgi_app(self.store), threaded=True)
+        self.serving = threading.Thread(target=self.server.serve_forever, name="iot-data", daemon=True)
+        self.serving.start()
+        os.environ.update({"PUSH_TOPIC": TOPIC, "IOT_DATA_ENDPOINT": f"http://127.0.0.1:{data_port}"})
+        import repair_edge
+        import store
+        import stream_edge
+
+        session = store._botocore_session()
+        streams = session.create_client("dynamodbstreams", endpoint_url=database.endpoint_url)
+        self.feed = PushFeed(
+            store.dynamodb_client(),
+            streams,
+            TABLE_NAME,
+            publish=lambda event: stream_edge.handler(event, None),
+            repair=lambda: repair_edge.handler({"action": "repair"}, None),
+        ).start()
+
+    def stop(self) -> None:
+        for step in (self.feed.stop, self.server.shutdown, self.store.close, self.broker.stop):
+            try:
+                step()
+            except Exception as error:  # stop the rest whatever one of them says
+                print(f"stopping: {error}", file=sys.stderr)
+
+
+def run(port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | None = None) -> int:
+    from werkzeug.serving import make_server
+
+    from local_stack.gateway import create_app
+
+    listener = _bind(port, "PORT")
+    plane = DataPlane(data_dir, mqtt_port)
     server = make_server("127.0.0.1", port, create_app(port), threaded=True, fd=listener.fileno())
     server.daemon_threads = False  # type: ignore[attr-defined]  # stopping waits for requests in flight
     stop = threading.Event()
@@ -67,14 +128,17 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
         signal.signal(stopping, request_stop)
     with DynamoDBLocal(data_dir, dynamodb_port) as database:
         prepare_database(database)
+        plane.start(database)
         (data_dir / "endpoint").write_text(database.endpoint_url)
         serving = threading.Thread(target=server.serve_forever, name="gateway")
         serving.start()
         url = f"http://127.0.0.1:{port}/scheduler/"
         print(
             f"Scheduler API: {url}\n"
+            f"Push: {plane.url} (MQTT broker pid {plane.broker.process.pid if plane.broker.process else '?'})\n"
             f"DynamoDB Local: {database.endpoint_url} (pid {database.process.pid if database.process else '?'}), "
             f"data in {data_dir}\n"
+            f"  scheduler watch --url {url} --push {plane.url}\n"
             f"  curl -s {url}\n"
             f"  curl -si -X PATCH {url} -H 'Content-Type: application/json' -d '{{\"is_paused\": true}}'\n"
             "Ctrl-C stops it; the data stays for the next run.",
@@ -90,6 +154,7 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None) -> int:
             server.server_close()  # joins request threads
             listener.close()
             serving.join()
+            plane.stop()
             (data_dir / "endpoint").unlink(missing_ok=True)
     print("Stopped.", file=sys.stderr, flush=True)
     return 0
@@ -182,13 +247,19 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=int(os.environ["DYNAMODB_PORT"]) if os.environ.get("DYNAMODB_PORT") else None,
     )
+    run_parser.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=int(os.environ.get("MQTT_PORT") or 1883),
+        help="the local MQTT broker's port (0 for a free one)",
+    )
     invoke_parser = commands.add_parser("invoke", help="invoke a function of template.yaml with an event file")
     invoke_parser.add_argument("event", type=Path)
     invoke_parser.add_argument("--function", default=os.environ.get("FUNCTION") or FUNCTION_LOGICAL_ID)
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            return run(args.port, args.data_dir.resolve(), args.dynamodb_port)
+            return run(args.port, args.data_dir.resolve(), args.dynamodb_port, args.mqtt_port or None)
         return invoke(args.event, args.data_dir.resolve(), args.function)
     except LocalStackError as error:
         print(f"error: {error}", file=sys.stderr)

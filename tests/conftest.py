@@ -14,6 +14,9 @@ from typing import Any, cast
 
 import pytest
 
+from tests import fake_iot_data
+from tests.fake_iot_data import FakeIotDataPlane
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = PROJECT_ROOT / "events"
 TABLE_NAME = "scheduler-test"
@@ -92,6 +95,24 @@ def dynamodb(aws_env: None, moto_config: dict[str, Any]) -> Iterator[Any]:
         create_table(client, TABLE_NAME)
         yield client
     store.dynamodb_client.cache_clear()
+
+
+@pytest.fixture
+def iot_data(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIotDataPlane]:
+    """IoT Core's data plane as the publisher and the repair meet it (tests/fake_iot_data.py), on the topic and
+    endpoint the template gives them; its sleeps between publish attempts are recorded, not slept."""
+    import push_topic
+
+    monkeypatch.setenv("PUSH_TOPIC", fake_iot_data.TOPIC)
+    monkeypatch.setenv("IOT_DATA_ENDPOINT", fake_iot_data.ENDPOINT)
+    monkeypatch.setattr(push_topic, "sleep", lambda seconds: None)
+    push_topic.iot_data_client.cache_clear()
+    plane = FakeIotDataPlane()
+    client = push_topic.iot_data_client()
+    client.meta.events.register_first("before-send.iot-data", plane)
+    yield plane
+    client.meta.events.unregister("before-send.iot-data", plane)
+    push_topic.iot_data_client.cache_clear()
 
 
 @pytest.fixture

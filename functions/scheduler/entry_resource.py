@@ -7,6 +7,9 @@ table, its value kept and its version continued; when the old table cannot be re
 PAUSED (fail closed: a paused fleet must never resume because its table was replaced) and the reason says so.
 Delete keeps the data (the table itself is retained too). Every request gets an answer, SUCCESS or FAILED
 with a reason, so a stack never waits an hour for a silent function.
+
+The same function answers ``Custom::PushEndpoint``: the account's AWS IoT Core data endpoint (ATS), which no
+CloudFormation resource has as an attribute (``iot:DescribeEndpoint``), as the attribute ``Address``.
 """
 
 from __future__ import annotations
@@ -19,14 +22,23 @@ import store
 from observability import logger
 
 ACTOR = "cloudformation"
+PUSH_ENDPOINT_TYPE = "Custom::PushEndpoint"
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
     logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
     request_type = event.get("RequestType")
-    physical_id = event.get("PhysicalResourceId") or f"{event.get('StackId', 'stack')}/scheduler-entry"
+    push_endpoint = event.get("ResourceType") == PUSH_ENDPOINT_TYPE
+    default_id = f"{event.get('StackId', 'stack')}/{'push-endpoint' if push_endpoint else 'scheduler-entry'}"
+    physical_id = event.get("PhysicalResourceId") or default_id
+    data: dict[str, str] = {}
     try:
-        if request_type in ("Create", "Update"):
+        if push_endpoint and request_type in ("Create", "Update"):
+            data["Address"] = iot_data_endpoint()
+            reason = f"IoT Core data endpoint {data['Address']}."
+        elif push_endpoint and request_type == "Delete":
+            reason = "Nothing to delete: the endpoint is the account's."
+        elif request_type in ("Create", "Update"):
             reason = ensure_entry(event)
         elif request_type == "Delete":
             logger.info("Stack delete: the scheduler entry is kept")
@@ -41,7 +53,13 @@ def handler(event: dict[str, Any], context: Any) -> None:
             reason += f" (log stream {log_stream})"
         send_response(event, "FAILED", physical_id, reason)
         return
-    send_response(event, "SUCCESS", physical_id, reason)
+    send_response(event, "SUCCESS", physical_id, reason, data)
+
+
+def iot_data_endpoint() -> str:
+    """The account's IoT Core data endpoint in this region (``<prefix>-ats.iot.<region>.amazonaws.com``)."""
+    client = store._botocore_session().create_client("iot")
+    return str(client.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
 
 
 def ensure_entry(event: dict[str, Any]) -> str:
@@ -106,7 +124,9 @@ def carry_over(old_table: str, table: str, token: str) -> str:
     return f"Scheduler entry carried over from {old_table}: {state}, version {old.version + 1}."
 
 
-def send_response(event: dict[str, Any], status: str, physical_id: str, reason: str) -> None:
+def send_response(
+    event: dict[str, Any], status: str, physical_id: str, reason: str, data: dict[str, str] | None = None
+) -> None:
     """PUT the result to the pre-signed URL CloudFormation gave. A failure here is logged, not raised:
     raising would only make Lambda retry a request CloudFormation may already have recorded."""
     body = json.dumps(
@@ -118,7 +138,7 @@ def send_response(event: dict[str, Any], status: str, physical_id: str, reason: 
             "RequestId": event.get("RequestId"),
             "LogicalResourceId": event.get("LogicalResourceId"),
             "NoEcho": False,
-            "Data": {},
+            "Data": data or {},
         }
     ).encode("utf-8")
     url = str(event.get("ResponseURL", ""))

@@ -11,6 +11,8 @@ SchedulerControl):
                             caller's mistake, not a fault; metadata: which)
     ChangeEventPipeRunning  the heartbeat's look at the change-event      dimensions service, stage
                             pipe: 1 RUNNING, 0 any other state
+    PushStateBehind         the push heartbeat's look at the retained     dimensions service, stage
+                            message: 1 behind the entry (it republished), 0 current
 
 Powertools is imported only when something is first logged or a metric emitted (a flip, a refusal, a missing
 entry, the heartbeat): a GET that succeeds logs nothing, so its cold start never pays for Powertools (about
@@ -143,6 +145,11 @@ def record_heartbeat(is_paused: bool, paused_seconds: float, pipe_running: bool 
     if pipe_running is not None:
         values["ChangeEventPipeRunning"] = (int(pipe_running), "Count")
     _emit_stage_metrics(values, path="heartbeat")
+
+
+def record_push_check(*, behind: bool) -> None:
+    """The push heartbeat's comparison of the retained message with the entry (PushStateBehindAlarm)."""
+    _emit_stage_metrics({"PushStateBehind": (int(behind), "Count")}, path="push-repair")
 
 
 def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str, error: str | None = None) -> None:

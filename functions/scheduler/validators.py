@@ -81,6 +81,24 @@ def entity_tags(header: str) -> list[tuple[bool, Tag | None]]:
     return tags
 
 
+def supersedes(incoming: Tag, held: Tag) -> bool:
+    """True when ``incoming`` names a newer state of the switch than ``held`` (the order nodes apply pushed
+    messages in, docs/fleet.md): a later incarnation is a re-created entry, so newer whatever its version (an
+    incarnation appearing or going is a restore by hand or the first write after one: newer too); within one
+    incarnation the higher version; at the same version another value is a change by hand that left the version
+    alone, and counts only when it pauses (when in doubt, paused). The client has the same rule
+    (scheduler_client.state.supersedes; tests/unit/test_push_repair.py proves they agree)."""
+    if incoming == held:
+        return False
+    if incoming.incarnation != held.incarnation:
+        if incoming.incarnation is None or held.incarnation is None:
+            return True
+        return incoming.incarnation > held.incarnation
+    if incoming.version != held.version:
+        return incoming.version > held.version
+    return incoming.is_paused
+
+
 def newest(tags: set[Tag]) -> tuple[Tag, ...]:
     """At most MAX_TAGS of them, the newest kept (a client naming more is not a real one)."""
     return tuple(sorted(tags, key=lambda tag: (tag.incarnation or "", tag.version))[-MAX_TAGS:])

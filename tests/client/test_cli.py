@@ -381,11 +381,15 @@ def test_watch_prints_the_state_with_the_time_and_ends_on_ctrl_c(
 
     assert (code, err) == (0, "")
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  paused \(version 7, since 2026-11-29 08:00:00 UTC\)\n", out
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  paused \(version 7, since 2026-11-29 08:00:00 UTC\)"
+        r"  \[polling, by poll\]\n",
+        out,
     )
     line = json.loads(json_out)
     assert json_code == 0
     assert (line["is_paused"], line["etag"]) == (True, etag(7, True))
+    assert (line["source"], line["status"]) == ("poll", "polling")  # where the value came from, and how old it is
+    assert 0 <= line["age"] < 5
     assert datetime.fromisoformat(line["time"]).tzinfo is not None
 
 
@@ -635,8 +639,8 @@ def test_watch_prints_each_change_as_it_sees_it(
     assert code == 0
     assert len(server.received) >= 3  # polled at the interval asked for
     assert [line.split("  ", 1)[1] for line in out.splitlines()] == [
-        "paused (version 7, since 2026-11-29 08:00:00 UTC)",
-        "resumed (version 8, since 2026-11-29 08:00:00 UTC)",
+        "paused (version 7, since 2026-11-29 08:00:00 UTC)  [polling, by poll]",
+        "resumed (version 8, since 2026-11-29 08:00:00 UTC)  [polling, by poll]",
     ]
 
 

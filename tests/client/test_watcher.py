@@ -1,5 +1,6 @@
-"""PauseWatcher with a scripted client and an injected clock: no network, no sleeping. Each poll is run with
-``poll()``, which returns the wait before the next; the background thread only loops over it."""
+"""PauseWatcher polling (no push) with a scripted client and an injected clock: no network, no sleeping. Each poll
+is run with ``poll()``, which returns the wait before the next; the background thread only loops over it. Push is
+tests/client/test_push_watcher.py."""
 
 from __future__ import annotations
 
@@ -65,19 +66,31 @@ def clock() -> Clock:
     return Clock()
 
 
-# --- fail closed ------------------------------------------------------------------------------------------
+def run_until(watcher: PauseWatcher, clock: Clock, done: Callable[[], bool], steps: int = 200) -> None:
+    """The watcher's loop on the injected clock: each step, then time moves exactly as far as the step asked."""
+    for _ in range(steps):
+        wait = watcher.run_pending()
+        if done():
+            return
+        clock.now += wait
+    pytest.fail(f"not done within {steps} steps")
 
 
-def test_before_the_first_good_read_it_answers_paused(clock: Clock) -> None:
-    watcher = watcher_of(ScriptedClient(RESUMED_8), clock)
+# --- fail static, and fail closed when asked -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fail_closed", [False, True])
+def test_before_the_first_good_read_it_answers_paused(clock: Clock, fail_closed: bool) -> None:
+    watcher = watcher_of(ScriptedClient(RESUMED_8), clock, fail_closed=fail_closed)
     assert watcher.is_paused() is True
     assert watcher.age() is None
     assert watcher.state is None
+    assert watcher.source is None
 
 
-def test_after_a_good_read_it_answers_the_value_until_max_staleness(clock: Clock) -> None:
+def test_fail_closed_answers_the_value_until_max_staleness_then_paused(clock: Clock) -> None:
     client = ScriptedClient(RESUMED_8, Unreachable("down"))
-    watcher = watcher_of(client, clock, interval=10, max_staleness=60)
+    watcher = watcher_of(client, clock, interval=10, max_staleness=60, fail_closed=True)
     watcher.poll()
     assert watcher.is_paused() is False
     watcher.poll()  # fails: the value stays
@@ -88,13 +101,14 @@ def test_after_a_good_read_it_answers_the_value_until_max_staleness(clock: Clock
     assert watcher.is_paused() is True  # stale: fail closed
 
 
-def test_fail_closed_false_answers_the_last_value_however_old(clock: Clock) -> None:
-    watcher = watcher_of(ScriptedClient(RESUMED_8), clock, fail_closed=False)
-    assert watcher.is_paused() is False  # nothing known: not paused, as asked
+def test_by_default_the_last_value_is_kept_however_old_and_says_how_old(clock: Clock) -> None:
+    watcher = watcher_of(ScriptedClient(RESUMED_8, Unreachable("down")), clock)
     watcher.poll()
+    watcher.poll()  # fails, and every poll after it for an hour
     clock.now += 3600
     assert watcher.is_paused() is False
-    paused = watcher_of(ScriptedClient(PAUSED_7), clock, fail_closed=False)
+    assert (watcher.age(), watcher.source) == (3600, "poll")
+    paused = watcher_of(ScriptedClient(PAUSED_7), clock)
     paused.poll()
     clock.now += 3600
     assert paused.is_paused() is True
@@ -190,7 +204,7 @@ def test_later_polls_come_at_interval_plus_or_minus_jitter(clock: Clock) -> None
     assert waits == pytest.approx([9, 10, 11])
 
 
-def test_first_polls_of_a_fleet_are_spread_over_the_interval(clock: Clock) -> None:
+def test_first_polls_of_a_fleet_come_within_a_second_spread_over_it(clock: Clock) -> None:
     seeded = random.Random(7)
     firsts = [
         PauseWatcher(
@@ -198,9 +212,9 @@ def test_first_polls_of_a_fleet_are_spread_over_the_interval(clock: Clock) -> No
         ).first_delay()
         for _ in range(2000)
     ]
-    assert all(0 <= first <= 2.0 for first in firsts)
-    # Evenly: each tenth of the interval gets about a tenth of the fleet (2000 / 10 = 200; binomial sd ~13).
-    counts = [sum(1 for f in firsts if k * 0.2 <= f < (k + 1) * 0.2) for k in range(10)]
+    assert all(0 <= first <= 1.0 for first in firsts)  # a node has its first value within a second
+    # Evenly: each tenth of the second gets about a tenth of the fleet (2000 / 10 = 200; binomial sd ~13).
+    counts = [sum(1 for f in firsts if k * 0.1 <= f < (k + 1) * 0.1) for k in range(10)]
     assert max(counts) < 260
     assert min(counts) > 140
 
@@ -208,13 +222,39 @@ def test_first_polls_of_a_fleet_are_spread_over_the_interval(clock: Clock) -> No
 # --- on_change ----------------------------------------------------------------------------------------------
 
 
-def test_on_change_is_called_once_per_change_not_for_the_first_read(clock: Clock) -> None:
+def test_on_change_is_called_once_per_change_of_what_is_paused_answers_the_first_value_included(
+    clock: Clock,
+) -> None:
     calls: list[tuple[bool, bool]] = []
     script = [RESUMED_8, UNCHANGED, PAUSED_7, Unreachable("x"), UNCHANGED, SchedulerState(True, '"9"', None), RESUMED_8]
     watcher = watcher_of(ScriptedClient(*script), clock, on_change=lambda old, new: calls.append((old, new)))
     for _ in script:
         watcher.poll()
-    assert calls == [(False, True), (True, False)]
+    # Paused before the first value, so a first value that resumes is a change; a repeat of the value is not.
+    assert calls == [(True, False), (False, True), (True, False)]
+
+
+def test_a_first_value_that_is_paused_is_no_change(clock: Clock) -> None:
+    calls: list[tuple[bool, bool]] = []
+    watcher = watcher_of(ScriptedClient(PAUSED_7), clock, on_change=lambda old, new: calls.append((old, new)))
+    watcher.poll()
+    assert (calls, watcher.is_paused()) == ([], True)
+
+
+def test_fail_closed_going_stale_and_fresh_again_is_told_once_each_at_the_moment(clock: Clock) -> None:
+    calls: list[tuple[bool, bool]] = []
+    client = ScriptedClient(RESUMED_8, Unreachable("down"), Unreachable("down"), UNCHANGED)
+    watcher = watcher_of(
+        client, clock, interval=10, max_staleness=30, fail_closed=True, on_change=lambda o, n: calls.append((o, n))
+    ).start(background=False)
+    watcher.poll()
+    run_until(watcher, clock, lambda: len(calls) == 2)
+    assert calls == [(True, False), (False, True)]
+    stale_at = clock.now
+    assert watcher.age() == pytest.approx(30.001)  # told the moment it went stale, not at the next poll
+    run_until(watcher, clock, lambda: len(calls) == 3)
+    assert calls == [(True, False), (False, True), (True, False)]  # the 304 confirmed it: resumed again
+    assert clock.now - stale_at < 60
 
 
 def test_a_failing_callback_does_not_stop_the_watcher(clock: Clock) -> None:
@@ -231,10 +271,10 @@ def test_a_failing_callback_does_not_stop_the_watcher(clock: Clock) -> None:
 # --- the thread ---------------------------------------------------------------------------------------------
 
 
-def test_start_polls_in_the_background_and_stop_ends_it(clock: Clock) -> None:
+def test_start_polls_in_the_background_and_stop_ends_it() -> None:
     client = ScriptedClient(RESUMED_8)
     # A tiny interval: the first poll comes within it; the test waits on the client's event, not on time.
-    with watcher_of(client, clock, interval=0.01) as watcher:
+    with PauseWatcher(cast(SchedulerClient, client), interval=0.01) as watcher:
         assert client.polled.wait(10)
     assert watcher._thread is None
     count = len(client.etags)
@@ -258,7 +298,7 @@ def test_arguments_are_checked() -> None:
 def test_defaults_poll_every_10_seconds_and_go_stale_after_60() -> None:
     watcher = PauseWatcher(cast(SchedulerClient, ScriptedClient(UNCHANGED)))
     assert (watcher.interval, watcher.jitter, watcher.max_staleness, watcher.max_backoff) == (10.0, 0.1, 60.0, 60.0)
-    assert watcher.fail_closed is True
+    assert watcher.fail_closed is False  # fail static: docs/fleet.md says why
     assert watcher.last_error is None
 
 
@@ -312,9 +352,9 @@ class BlockingClient(ScriptedClient):
         return None
 
 
-def test_the_thread_is_named_a_daemon_and_stop_waits_at_most_its_timeout(clock: Clock) -> None:
+def test_the_thread_is_named_a_daemon_and_stop_waits_at_most_its_timeout() -> None:
     client = BlockingClient()
-    watcher = watcher_of(client, clock, interval=0.01).start()
+    watcher = PauseWatcher(cast(SchedulerClient, client), interval=0.01).start()
     thread = watcher._thread
     assert thread is not None
     assert (thread.name, thread.daemon) == ("scheduler-pause-watcher", True)  # never keeps a node from exiting
@@ -327,4 +367,120 @@ def test_the_thread_is_named_a_daemon_and_stop_waits_at_most_its_timeout(clock: 
     assert thread.is_alive()
     client.release.set()
     thread.join(10)
+    assert not thread.is_alive()
+
+
+# --- fail closed schedules its polls in time ---------------------------------------------------------------
+
+
+class TimedClient(ScriptedClient):
+    timeout = 5.0  # what SchedulerClient has: one attempt lasts at most this long
+
+
+def test_with_fail_closed_a_backed_off_poll_still_comes_before_the_value_goes_stale(clock: Clock) -> None:
+    client = TimedClient(RESUMED_8, Unreachable("down"))
+    watcher = watcher_of(client, clock, interval=10, max_staleness=60, max_backoff=300, fail_closed=True)
+    confirmed = clock.now
+    watcher.poll()
+    for _ in range(5):  # 20 s, 40 s, 80 s ... of backoff would outrun the 60 s
+        clock.now += watcher.poll()
+        if clock.now < confirmed + 60:
+            assert clock.now <= confirmed + 60 - client.timeout  # its answer can come before it goes stale
+    assert watcher.is_paused() is True  # and when every try failed, it is stale: paused
+
+
+def test_without_fail_closed_backoff_is_not_hurried(clock: Clock) -> None:
+    watcher = watcher_of(TimedClient(RESUMED_8, Unreachable("down")), clock, interval=10, max_backoff=300)
+    watcher.poll()
+    assert [watcher.poll() for _ in range(4)] == pytest.approx([20, 40, 80, 160])
+
+
+# --- only newer values count -------------------------------------------------------------------------------
+
+
+def test_a_poll_answer_older_than_the_value_held_changes_nothing(clock: Clock) -> None:
+    newer = SchedulerState(False, '"9.r.mk3x0a9z7q2c"', None)
+    older = SchedulerState(True, '"8.p.mk3x0a9z7q2c"', None)
+    recreated = SchedulerState(True, '"1.p.mk3x0b000000"', None)  # a later incarnation: newer whatever its version
+    watcher = watcher_of(ScriptedClient(newer, older, recreated), clock)
+    watcher.poll()
+    watcher.poll()
+    assert watcher.state == newer
+    watcher.poll()
+    assert watcher.state == recreated
+
+
+# --- status ---------------------------------------------------------------------------------------------------
+
+
+def test_status_is_told_to_listeners_once_per_change(clock: Clock) -> None:
+    seen: list[tuple[str, str]] = []
+    watcher = watcher_of(ScriptedClient(RESUMED_8, Unreachable("down")), clock, interval=10, max_staleness=30)
+    watcher.add_status_listener(lambda old, new: seen.append((old.value, new.value)))
+    assert watcher.status.value == "stopped"
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.state is not None)
+    run_until(watcher, clock, lambda: watcher.status.value == "stale")
+    watcher.stop()
+    assert seen == [("stopped", "stale"), ("stale", "polling"), ("polling", "stale"), ("stale", "stopped")]
+
+
+def test_a_failing_status_listener_does_not_stop_the_watcher(clock: Clock) -> None:
+    def explode(old: object, new: object) -> None:
+        raise RuntimeError("node bug")
+
+    watcher = watcher_of(ScriptedClient(RESUMED_8), clock)
+    watcher.add_status_listener(explode)
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.state is not None)
+    assert watcher.is_paused() is False
+
+
+# --- stop, start, and waiting for the first value ------------------------------------------------------------
+
+
+def test_start_with_wait_returns_once_the_first_value_is_known() -> None:
+    client = ScriptedClient(RESUMED_8)
+    watcher = PauseWatcher(cast(SchedulerClient, client), interval=0.01)
+    try:
+        assert watcher.start(wait=30).ready is True
+        assert watcher.is_paused() is False
+    finally:
+        watcher.stop()
+
+
+def test_start_with_wait_gives_up_after_the_wait() -> None:
+    client = BlockingClient()
+    watcher = PauseWatcher(cast(SchedulerClient, client), interval=0.01)
+    try:
+        assert watcher.start(wait=0.05).ready is False
+        assert watcher.is_paused() is True
+    finally:
+        client.release.set()
+        watcher.stop()
+
+
+def test_stop_then_start_never_leaves_two_pollers() -> None:
+    client = BlockingClient()
+    watcher = PauseWatcher(cast(SchedulerClient, client), interval=0.01).start()
+    assert client.polled.wait(10)
+    first = watcher._thread
+    watcher.stop(timeout=0.01)  # its poll hangs: the thread is still alive
+    assert first is not None
+    assert first.is_alive()
+    client.release.set()  # the hung poll returns while start() waits for its thread to end
+
+    watcher.start()
+
+    assert not first.is_alive()
+    alive = [t for t in threading.enumerate() if t.name == "scheduler-pause-watcher" and t.is_alive()]
+    assert alive == [watcher._thread]
+    watcher.stop()
+
+
+def test_a_watcher_started_with_a_wait_can_be_used_as_a_context_manager() -> None:
+    with PauseWatcher(cast(SchedulerClient, ScriptedClient(RESUMED_8)), interval=0.01).start(wait=30) as watcher:
+        assert watcher.is_paused() is False
+        thread = watcher._thread
+    assert thread is not None
     assert not thread.is_alive()

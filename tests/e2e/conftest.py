@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from scheduler_client import SchedulerClient
-from scheduler_client.cli import url_of_stack
+from scheduler_client.cli import stack_outputs, url_of_stack
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +23,7 @@ def stack() -> str:
 
 @pytest.fixture(scope="session")
 def api_url(stack: str) -> str:
-    return url_of_stack(stack, os.environ.get("AWS_PROFILE"), os.environ.get("AWS_REGION"))
+    return url_of_stack(stack_outputs(stack, os.environ.get("AWS_PROFILE"), os.environ.get("AWS_REGION")), stack)
 
 
 @pytest.fixture

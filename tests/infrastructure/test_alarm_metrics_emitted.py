@@ -15,6 +15,7 @@ import pytest
 
 import errors
 import observability
+import repair_edge
 import store
 from tests.conftest import TABLE_NAME, api_event, tag
 from tests.infrastructure.translated import translate
@@ -205,6 +206,8 @@ def every_metric_the_code_emits(invoke: Any, dynamodb: Any, capsys: pytest.Captu
     invoke({"is_paused": True})
     invoke({"is_paused": False})
     invoke(HEARTBEAT)
+    repair_edge.handler({"action": "repair"}, None)  # the retained message is missing: behind, republished
+    repair_edge.handler({"action": "repair"}, None)  # now current
     return {metric for document in emitted(capsys.readouterr().out) for metric in declared(document)}
 
 
@@ -231,7 +234,7 @@ def custom_metrics_watched(alarm: dict[str, Any]) -> list[tuple[str, str, frozen
     ]
 
 
-@pytest.mark.usefixtures("change_event_pipe")
+@pytest.mark.usefixtures("change_event_pipe", "iot_data")
 def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
     invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -250,6 +253,7 @@ def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
     assert sorted(watched) == [
         "ChangeEventPipeStoppedAlarm",
         "FunctionErrorsAlarm",
+        "PushStateBehindAlarm",
         "SchedulerEntryMissingAlarm",
         "SchedulerPausedTooLongAlarm",
         "SchedulerStateUnknownAlarm",
@@ -259,10 +263,12 @@ def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
 def dashboard_metrics(template: dict[str, Any]) -> list[tuple[str, str, frozenset[tuple[str, str]]]]:
     """(namespace, name, {dimension: value}) of each of our metrics a dashboard widget shows, the Stage
     parameter resolved to the value the code uses."""
-    body = template["Resources"]["SchedulerDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    document = json.loads(body.replace("${Stage}", observability.STAGE))
+    widgets = []
+    for dashboard in ("SchedulerDashboard", "PushDashboard"):
+        body = template["Resources"][dashboard]["Properties"]["DashboardBody"]["Fn::Sub"]
+        widgets += json.loads(body.replace("${Stage}", observability.STAGE))["widgets"]
     shown = []
-    for widget in document["widgets"]:
+    for widget in widgets:
         for line in widget["properties"].get("metrics", []):
             namespace, name, *rest = line
             dimensions = [part for part in rest if isinstance(part, str)]
@@ -271,14 +277,15 @@ def dashboard_metrics(template: dict[str, Any]) -> list[tuple[str, str, frozense
     return shown
 
 
-@pytest.mark.usefixtures("change_event_pipe")
+@pytest.mark.usefixtures("change_event_pipe", "iot_data")
 def test_every_dashboard_metric_of_ours_is_one_the_code_emits_with_its_stage(
     invoke: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     emitted_metrics = every_metric_the_code_emits(invoke, dynamodb, capsys)
     shown = dashboard_metrics(translate())
 
-    assert len(shown) >= 6
+    assert len(shown) >= 7
+    assert ("SchedulerControl", "PushStateBehind", frozenset({("service", "scheduler"), ("stage", "local")})) in shown
     for metric in shown:
         assert metric in emitted_metrics, metric
         assert ("stage", observability.STAGE) in metric[2], metric  # dev and prod in one account stay apart

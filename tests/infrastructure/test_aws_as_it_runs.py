@@ -80,8 +80,16 @@ def test_asynchronous_callers_are_retried_as_the_template_says(resources: dict[s
     # CloudFormation's custom resource requests (asynchronous, unqualified): twice more within 10 minutes.
     assert configs["SchedulerEntryFunction"]["Qualifier"] == "$LATEST"
     assert configs["SchedulerEntryFunction"]["MaximumRetryAttempts"] == 2
-    (schedule,) = of_type(resources, "AWS::Scheduler::Schedule").values()
-    assert schedule["Properties"]["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    # The push repair (EventBridge Scheduler, asynchronous, unqualified): never retried either.
+    assert configs["PushRepairFunction"]["Qualifier"] == "$LATEST"
+    assert (
+        configs["PushRepairFunction"]["MaximumRetryAttempts"],
+        configs["PushRepairFunction"]["MaximumEventAgeInSeconds"],
+    ) == (0, 60)
+    schedules = of_type(resources, "AWS::Scheduler::Schedule")
+    assert set(schedules) == {"SchedulerFunctionHeartbeat", "PushRepairFunctionRepair"}
+    for schedule in schedules.values():
+        assert schedule["Properties"]["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
 
 
 def test_no_detailed_metrics_are_paid_for(resources: dict[str, Any]) -> None:

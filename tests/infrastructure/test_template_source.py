@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from local_stack.template import load_template
+from tests.infrastructure.translated import policy_statements
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_the_table_is_kept_and_recoverable(resources: dict[str, Any]) -> None:
 
 
 def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
-    return [statement for policy in function["Properties"]["Policies"] for statement in policy["Statement"]]
+    return policy_statements(function)
 
 
 def test_the_function_may_only_read_and_update_the_table_and_read_the_pipes_state(resources: dict[str, Any]) -> None:
@@ -43,7 +44,9 @@ def test_the_function_may_only_read_and_update_the_table_and_read_the_pipes_stat
 def test_the_entry_function_may_create_in_the_table_and_read_only_the_tables_it_replaced(
     resources: dict[str, Any],
 ) -> None:
-    statements = {statement["Sid"]: statement for statement in _statements(resources["SchedulerEntryFunction"])}
+    entry_function = resources["SchedulerEntryFunction"]
+    carrying_over = frozenset({"PushOn", "CarryOverOnCreate"})
+    statements = {statement["Sid"]: statement for statement in policy_statements(entry_function, carrying_over)}
 
     create = statements.pop("CreateTheSchedulerItemIfMissing")
     assert create["Action"] == ["dynamodb:PutItem"]
@@ -52,8 +55,14 @@ def test_the_entry_function_may_create_in_the_table_and_read_only_the_tables_it_
     assert read_old["Action"] == ["dynamodb:GetItem"]
     stack_tables, named_table = read_old["Resource"]
     assert stack_tables["Fn::Sub"].endswith(":table/${AWS::StackName}-SchedulerTable-*")
-    assert named_table["Fn::If"][0] == "CarryOverOnCreate"
+    assert named_table["Fn::Sub"].endswith(":table/${CarryOverFromTable}")  # only when one is given
+    # With push on, the account's IoT data endpoint for Custom::PushEndpoint (the action takes only *).
+    endpoint = statements.pop("FindTheIotDataEndpoint")
+    assert (endpoint["Action"], endpoint["Resource"]) == ("iot:DescribeEndpoint", "*")
     assert statements == {}
+    without_push = policy_statements(entry_function, frozenset())
+    assert "FindTheIotDataEndpoint" not in {statement["Sid"] for statement in without_push}
+    assert len(without_push[-1]["Resource"]) == 1  # the stack's own tables only
 
 
 def test_every_route_is_iam_authorised(resources: dict[str, Any]) -> None:
@@ -127,16 +136,15 @@ def test_the_function_is_traced(resources: dict[str, Any]) -> None:
 
 
 def _all_statements(resources: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        statement
-        for resource in resources.values()
-        for policy in resource.get("Properties", {}).get("Policies", [])
-        if isinstance(policy, dict) and "Statement" in policy
-        for statement in policy["Statement"]
-    ]
+    return [statement for resource in resources.values() for statement in policy_statements(resource)]
 
 
-def test_no_iam_wildcards_beyond_log_delivery(resources: dict[str, Any]) -> None:
+# The actions AWS offers on no resource but *: CloudWatch Logs delivery (Step Functions logging), X-Ray's
+# trace upload, and IoT's DescribeEndpoint.
+STAR_ONLY_ACTIONS = ("logs:", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "iot:DescribeEndpoint")
+
+
+def test_no_iam_wildcards_beyond_actions_that_take_no_resource(resources: dict[str, Any]) -> None:
     statements = _all_statements(resources)
 
     assert statements
@@ -144,8 +152,7 @@ def test_no_iam_wildcards_beyond_log_delivery(resources: dict[str, Any]) -> None
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all("*" not in action for action in actions), statement
         if statement["Resource"] == "*":
-            # CloudWatch Logs delivery for Step Functions logging has no resource-level permissions.
-            assert all(action.startswith("logs:") for action in actions), statement
+            assert all(action.startswith(STAR_ONLY_ACTIONS) for action in actions), statement
 
 
 def _transitions(state: dict[str, Any]) -> set[str]:

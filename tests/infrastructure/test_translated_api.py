@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from local_stack.template import load_template
-from tests.infrastructure.translated import of_type, operations, the_alias, translate
+from tests.infrastructure.translated import of_type, operations, policy_statements, the_alias, translate
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_state_machines_and_the_heartbeat_invoke_only_the_live_alias(resources: 
     }
 
     assert set(roles) == {"StateMachineRole", "HeartbeatScheduleRole"}
-    (schedule,) = of_type(resources, "AWS::Scheduler::Schedule").values()
+    schedule = resources["SchedulerFunctionHeartbeat"]
     assert schedule["Properties"]["Target"]["RoleArn"] == {"Fn::GetAtt": ["HeartbeatScheduleRole", "Arn"]}
     for role in roles.values():
         statements = [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
@@ -83,15 +83,21 @@ def test_state_machines_and_the_heartbeat_invoke_only_the_live_alias(resources: 
         assert machine["Properties"]["DefinitionSubstitutions"] == {"SchedulerFunctionArn": {"Ref": alias}}
 
 
-def test_no_wildcard_actions_and_star_resources_only_for_log_delivery(resources: dict[str, Any]) -> None:
+def test_no_wildcard_actions_and_star_resources_only_for_actions_that_take_no_resource(
+    resources: dict[str, Any],
+) -> None:
+    star_only = {
+        "DeliverExecutionLogs": "logs:",  # Step Functions' log delivery
+        "SendTraces": "xray:",  # X-Ray's trace upload
+        "FindTheIotDataEndpoint": "iot:DescribeEndpoint",
+    }
     for name, role in of_type(resources, "AWS::IAM::Role").items():
-        for policy in role["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                assert all("*" not in action for action in actions), (name, statement)
-                if statement["Resource"] == "*":
-                    assert statement["Sid"] == "DeliverExecutionLogs", (name, statement)
-                    assert all(action.startswith("logs:") for action in actions)
+        for statement in policy_statements(role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), (name, statement)
+            if statement["Resource"] == "*":
+                assert statement["Sid"] in star_only, (name, statement)
+                assert all(action.startswith(star_only[statement["Sid"]]) for action in actions)
         managed = role["Properties"].get("ManagedPolicyArns", [])
         allowed: tuple[str, ...] = (
             "AWSLambdaBasicExecutionRole",

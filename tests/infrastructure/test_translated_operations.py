@@ -58,7 +58,7 @@ def math_metrics(properties: dict[str, Any]) -> list[tuple[str, str, dict[str, A
 def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(resources: dict[str, Any]) -> None:
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
 
-    assert len(alarms) == 13
+    assert len(alarms) == 16
     for name, resource in alarms.items():
         properties = resource["Properties"]
         assert properties["AlarmActions"] == NOTIFY, name
@@ -163,9 +163,10 @@ def test_state_machine_alarm_sums_failed_timed_out_and_aborted_runs_of_both_mach
 
 
 def test_the_heartbeat_reads_the_switch_every_minute_through_the_live_alias(resources: dict[str, Any]) -> None:
-    (schedule,) = of_type(resources, "AWS::Scheduler::Schedule").values()
+    schedule = resources["SchedulerFunctionHeartbeat"]
     target = schedule["Properties"]["Target"]
 
+    assert schedule["Type"] == "AWS::Scheduler::Schedule"
     assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     assert target["Arn"] == {"Ref": the_alias(resources)}
     assert json.loads(target["Input"]) == {"action": "heartbeat", "caller": "heartbeat"}
@@ -255,5 +256,13 @@ def test_the_dashboard_shows_the_switch_traffic_latency_throttles_errors_runs_an
     latency = next(w for w in dashboard["widgets"] if w["properties"]["title"].startswith("Latency"))
     assert [m[-1]["stat"] for m in latency["properties"]["metrics"]] == ["p50", "p99"]
     alarms = {name for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert {ref.removesuffix(".Arn") for ref in references if ref.endswith(".Arn")} == alarms
+    push_alarms = {name for name in alarms if resources[name].get("Condition") == "PushOn"}
+    assert push_alarms == {"PushDeliveryAlarm", "PushStateBehindAlarm", "PushLagAlarm"}
+    assert {ref.removesuffix(".Arn") for ref in references if ref.endswith(".Arn")} == alarms - push_alarms
     assert "dashboards:name=${SchedulerDashboard}" in template["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    # The data plane's alarms are on its own dashboard, which exists exactly when they do.
+    push_body = resources["PushDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert resources["PushDashboard"]["Condition"] == "PushOn"
+    push_references = set(re.findall(r"\$\{([A-Za-z0-9:.]+)\}", push_body))
+    assert {ref.removesuffix(".Arn") for ref in push_references if ref.endswith(".Arn")} == push_alarms
+    assert "dashboards:name=${PushDashboard}" in template["Outputs"]["PushDashboardUrl"]["Value"]["Fn::Sub"]

@@ -45,3 +45,38 @@ def operations(resources: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
 def the_alias(resources: dict[str, Any]) -> str:
     (name,) = of_type(resources, "AWS::Lambda::Alias")
     return name
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def resolved(value: Any, true_conditions: frozenset[str] = frozenset({"PushOn"})) -> Any:
+    """``value`` with every Fn::If chosen as CloudFormation would when ``true_conditions`` hold (and no other
+    condition does), and AWS::NoValue left out: what the deployed resource receives."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            condition, when_true, when_false = value["Fn::If"]
+            return resolved(when_true if condition in true_conditions else when_false, true_conditions)
+        return {
+            key: resolved(item, true_conditions)
+            for key, item in value.items()
+            if resolved(item, true_conditions) != NO_VALUE
+        }
+    if isinstance(value, list):
+        return [resolved(item, true_conditions) for item in value if resolved(item, true_conditions) != NO_VALUE]
+    return value
+
+
+def policy_statements(
+    resource: dict[str, Any], true_conditions: frozenset[str] = frozenset({"PushOn"})
+) -> list[dict[str, Any]]:
+    """Every statement of a role's (or a SAM function's) inline policies and of a managed policy, resolved."""
+    properties = resource.get("Properties", {})
+    documents = [
+        policy.get("PolicyDocument", policy) for policy in properties.get("Policies", []) if isinstance(policy, dict)
+    ]
+    if "PolicyDocument" in properties:
+        documents.append(properties["PolicyDocument"])
+    return [
+        statement for document in documents for statement in resolved(document, true_conditions).get("Statement", [])
+    ]

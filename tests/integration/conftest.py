@@ -21,6 +21,8 @@ from local_stack.template import PROJECT_ROOT
 from tests.conftest import ENTRY_INCARNATION
 
 STARTUP_SECONDS = 120  # DynamoDB Local's JVM and the imports, on a slow CI machine
+# A stack these tests start without naming its MQTT port takes a free one, never the developer's 1883.
+os.environ.setdefault("MQTT_PORT", "0")
 TABLE_NAME = "scheduler-local"  # what local_stack creates
 
 
@@ -35,11 +37,17 @@ class LocalStack:
         self.process: subprocess.Popen[bytes] | None = None
         self.dynamodb_pid: int | None = None
         self.dynamodb_endpoint: str | None = None
+        self.mqtt_port = free_port()
+        self.push_url = f"mqtt://127.0.0.1:{self.mqtt_port}/scheduler-control/local/pause"
+        self.broker_pid: int | None = None
 
     def start(self) -> LocalStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", "local_stack", "--data-dir", str(self.data_dir), "run", "--port", str(self.port)],
+            [
+                *(sys.executable, "-m", "local_stack", "--data-dir", str(self.data_dir), "run"),
+                *("--port", str(self.port), "--mqtt-port", str(self.mqtt_port)),
+            ],
             cwd=PROJECT_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -54,6 +62,10 @@ class LocalStack:
         match = re.search(r"DynamoDB Local: (\S+) \(pid (\d+)\)", self.output())
         assert match, self.output()
         self.dynamodb_endpoint, self.dynamodb_pid = match.group(1), int(match.group(2))
+        push = re.search(r"Push: (\S+) \(MQTT broker pid (\d+)\)", self.output())
+        assert push, self.output()
+        assert push.group(1) == self.push_url
+        self.broker_pid = int(push.group(2))
         return self
 
     def _read_output(self, ready: threading.Event) -> None:
@@ -79,8 +91,9 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.dynamodb_pid is not None and is_alive(self.dynamodb_pid):
-            os.kill(self.dynamodb_pid, signal.SIGKILL)
+        for child in (self.dynamodb_pid, self.broker_pid):
+            if child is not None and is_alive(child):
+                os.kill(child, signal.SIGKILL)
         return self.process.returncode
 
     def dynamodb(self) -> Any:
@@ -111,6 +124,16 @@ def is_alive(pid: int) -> bool:
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     stack = LocalStack(tmp_path_factory.mktemp("local-stack") / "dynamodb").start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """A stack of the test's own, to stop and start (or to stop its broker) without disturbing the others."""
+    stack = LocalStack(tmp_path / "dynamodb").start()
     try:
         yield stack
     finally:

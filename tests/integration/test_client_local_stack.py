@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 
 from local_stack.dynamodb_local import free_port
 from scheduler_client import PauseWatcher, PreconditionFailed, SchedulerClient, SchedulerState, Unreachable
-from tests.clocks import Clock
 from tests.conftest import tag
 from tests.integration.conftest import TABLE_NAME, LocalStack, stored_item
 
@@ -139,7 +137,7 @@ def test_watch_prints_a_line_per_change_until_ctrl_c(local_stack: LocalStack, fr
     try:
         assert watch.stdout is not None
         first = watch.stdout.readline()
-        assert first.endswith("resumed (version 1, since 2026-01-01 00:00:01 UTC)\n")
+        assert first.endswith("resumed (version 1, since 2026-01-01 00:00:01 UTC)  [polling, by poll]\n")
         scheduler("pause", url=local_stack.url)
         second = watch.stdout.readline()
         assert second.split("  ")[1].startswith("paused (version 2, since ")
@@ -189,6 +187,7 @@ def test_a_watcher_sees_a_flip(local_stack: LocalStack, fresh_entry: dict[str, A
     client = RecordingClient(local_stack.url)
     with PauseWatcher(client, interval=0.2, on_change=lambda *c: changes.put(c)) as watcher:
         next_outcome(client, SchedulerState)  # the first read: resumed
+        assert changes.get(timeout=30) == (True, False)  # paused before its first value
         SchedulerClient(local_stack.url).pause()
         assert changes.get(timeout=30) == (False, True)
         assert watcher.is_paused() is True
@@ -220,36 +219,28 @@ def next_outcome(client: RecordingClient, kind: type | tuple[type, ...]) -> obje
             return outcome
 
 
-@pytest.fixture
-def own_stack(tmp_path: Path) -> Iterator[LocalStack]:
-    stack = LocalStack(tmp_path / "dynamodb").start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
 def test_a_watcher_across_a_stack_stop_and_start(own_stack: LocalStack) -> None:
     client = RecordingClient(own_stack.url)
-    clock = Clock()  # staleness is judged on this clock; polls run on real time
-    with PauseWatcher(client, interval=0.2, max_staleness=60, max_backoff=1.0, clock=clock) as watcher:
+    changes: queue.Queue[tuple[bool, bool]] = queue.Queue()
+    with PauseWatcher(
+        client, interval=0.2, max_staleness=1.0, max_backoff=1.0, fail_closed=True, on_change=lambda *c: changes.put(c)
+    ) as watcher:
         next_outcome(client, SchedulerState)
-        assert watcher.is_paused() is False
+        assert changes.get(timeout=30) == (True, False)
 
         own_stack.stop()
         next_outcome(client, Unreachable)
-        assert watcher.is_paused() is False  # the last good value, while it is fresh
         assert isinstance(watcher.last_error, Unreachable)
-        clock.now += 61
-        assert watcher.is_paused() is True  # stale: fail closed
-        assert (watcher.age() or 0) > 60
+        assert changes.get(timeout=30) == (False, True)  # stale after max_staleness: fail closed, told at once
+        assert (watcher.age() or 0) > 1.0
 
         restarted = LocalStack(own_stack.data_dir, port=own_stack.port).start()
         try:
             next_outcome(client, str)  # a good poll after the restart: 304, the data stayed
+            assert changes.get(timeout=30) == (True, False)  # recovered
             assert watcher.last_error is None
-            assert watcher.age() == 0
-            assert watcher.is_paused() is False  # recovered
+            assert (watcher.age() or 0) < 1.0
+            assert watcher.is_paused() is False
         finally:
             restarted.stop()
 

@@ -15,7 +15,7 @@ from local_stack.template import PROJECT_ROOT
 pytestmark = pytest.mark.integration
 
 
-def test_the_wheel_is_typed_has_the_cli_and_needs_only_botocore(tmp_path: Path) -> None:
+def test_the_wheel_is_typed_has_the_cli_and_needs_only_botocore_and_paho_mqtt(tmp_path: Path) -> None:
     subprocess.run(  # noqa: S603 - pip on our own package
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), "./client"],
         cwd=PROJECT_ROOT,
@@ -28,11 +28,13 @@ def test_the_wheel_is_typed_has_the_cli_and_needs_only_botocore(tmp_path: Path) 
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         entry_points = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert "scheduler_client/py.typed" in names
-    assert {f"scheduler_client/{m}.py" for m in ("client", "watcher", "cli", "signing", "errors")} <= names
+    modules = ("client", "watcher", "push", "testing", "cli", "signing", "errors")
+    assert {f"scheduler_client/{m}.py" for m in modules} <= names
     assert not any(name.startswith("tests/") for name in names)
     assert "Name: scheduler-client" in metadata
     assert "Requires-Python: >=3.11" in metadata
     assert [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")] == [
-        "Requires-Dist: botocore>=1.31"
+        "Requires-Dist: botocore>=1.31",
+        "Requires-Dist: paho-mqtt<3,>=2.1",
     ]
     assert "scheduler = scheduler_client.cli:main" in entry_points

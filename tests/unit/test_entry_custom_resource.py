@@ -588,3 +588,43 @@ def test_an_update_keeps_an_entry_that_is_there(
 
     assert stored_item(dynamodb) == scheduler_entry
     assert response_url.only_answer()["Reason"] == "Scheduler entry kept as it was."
+
+
+def test_the_push_endpoint_is_the_accounts_iot_data_endpoint_and_writes_no_entry(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    import re
+
+    import store
+
+    asked: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        asked.append(dict(params))
+
+    session = store._botocore_session()
+    session.register("provide-client-params.iot.DescribeEndpoint", record)
+    event = cfn_event("push-endpoint-create", response_url)
+    try:
+        run(event, lambda_context)
+    finally:
+        session.unregister("provide-client-params.iot.DescribeEndpoint", record)
+
+    answer = response_url.only_answer()
+    assert answer["Status"] == "SUCCESS"
+    assert re.fullmatch(r"[a-z0-9]+-ats\.iot\.eu-west-1\.amazonaws\.com", answer["Data"]["Address"])
+    assert asked == [{"endpointType": "iot:Data-ATS"}]  # the ATS endpoint, not the legacy Verisign one
+    assert answer["PhysicalResourceId"].endswith("/push-endpoint")
+    assert stored_item(dynamodb) is None  # not the entry's resource: nothing written
+
+
+def test_deleting_the_push_endpoint_deletes_nothing_and_succeeds(
+    dynamodb: Any, response_url: ResponseUrl, lambda_context: Any
+) -> None:
+    event = cfn_event("push-endpoint-create", response_url)
+    event.update(RequestType="Delete", PhysicalResourceId="stack/push-endpoint")
+
+    run(event, lambda_context)
+
+    answer = response_url.only_answer()
+    assert (answer["Status"], answer["Data"], answer["PhysicalResourceId"]) == ("SUCCESS", {}, "stack/push-endpoint")

@@ -2,9 +2,10 @@
 
 from scheduler_client import SchedulerClient, PauseWatcher
 
-client = SchedulerClient("https://abc123.execute-api.eu-west-1.amazonaws.com/Prod/scheduler/")
-with PauseWatcher(client, interval=10) as watcher:
-    if not watcher.is_paused():   # from memory; True when it cannot know (fail closed)
+client = SchedulerClient("https://abc123.execute-api.eu-west-1.amazonaws.com/prod/scheduler/")
+push = "wss://a1b2c3-ats.iot.eu-west-1.amazonaws.com/scheduler-control/prod/pause"   # the stack's PushUrl
+with PauseWatcher(client, push).start(wait=5) as watcher:
+    if not watcher.is_paused():   # from memory: the last value known (paused before the first one)
         run_due_jobs()
 """
 
@@ -20,9 +21,10 @@ from scheduler_client.errors import (
     Throttled,
     Unreachable,
 )
+from scheduler_client.push import PushUrlInvalid
 from scheduler_client.retry import RetryPolicy
 from scheduler_client.state import SchedulerState
-from scheduler_client.watcher import PauseWatcher
+from scheduler_client.watcher import PauseWatcher, WatcherStatus
 
 __all__ = [
     "Forbidden",
@@ -31,6 +33,7 @@ __all__ = [
     "OutcomeUnknown",
     "PauseWatcher",
     "PreconditionFailed",
+    "PushUrlInvalid",
     "RequestRefused",
     "RetryPolicy",
     "SchedulerClient",
@@ -39,4 +42,5 @@ __all__ = [
     "ServerError",
     "Throttled",
     "Unreachable",
+    "WatcherStatus",
 ]

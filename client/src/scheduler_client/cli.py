@@ -1,6 +1,7 @@
 """scheduler: the operator's command line for the pause switch.
 
   scheduler status|pause|resume|watch|check [--url URL | --stack NAME] [--profile P] [--region R] [--json]
+  scheduler watch [--push URL] [--interval S]   push first (--push, $SCHEDULER_PUSH_URL or the stack's PushUrl)
 
 Exit codes: 0 done; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition failed
 (someone changed the switch since the ETag given: nothing written); 4 unreachable or not authorised;
@@ -33,10 +34,11 @@ from scheduler_client.errors import (
 )
 from scheduler_client.signing import RegionUnknown, is_loopback
 from scheduler_client.state import SchedulerState, flipped_tag, format_time
-from scheduler_client.watcher import PauseWatcher
+from scheduler_client.watcher import PauseWatcher, WatcherStatus
 
 OK, FAILED, USAGE, PRECONDITION, UNREACHABLE, UNKNOWN = 0, 1, 2, 3, 4, 5
 URL_VARIABLE = "SCHEDULER_URL"
+PUSH_VARIABLE = "SCHEDULER_PUSH_URL"
 
 
 class UsageError(Exception):
@@ -81,7 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--if-match", metavar="ETAG", help="only if the switch is still at this ETag (scheduler status --json)"
         )
     watch = commands.add_parser("watch", parents=[common], help="a line per change, until Ctrl-C")
-    watch.add_argument("--interval", type=positive_seconds, default=2.0, help="seconds between polls (default 2)")
+    watch.add_argument(
+        "--push",
+        metavar="URL",
+        help=f"subscribe here first (or ${PUSH_VARIABLE}; with --stack, its PushUrl output); poll only if it is down",
+    )
+    watch.add_argument("--no-push", action="store_true", help="poll only, even where push is available")
+    watch.add_argument(
+        "--interval", type=positive_seconds, default=2.0, help="seconds between polls when polling (default 2)"
+    )
     commands.add_parser("check", parents=[common], help="smoke test of a deployed stack; changes nothing")
     return parser
 
@@ -135,7 +145,7 @@ def resolve_url(arguments: argparse.Namespace) -> str:
     if url and stack:
         raise UsageError("give --url or --stack, not both")
     if stack:
-        return url_of_stack(stack, getattr(arguments, "profile", None), getattr(arguments, "region", None))
+        return url_of_stack(outputs_of(arguments), stack)
     url = url or os.environ.get(URL_VARIABLE)
     if not url:
         raise UsageError(f"no target: give --url URL, --stack NAME or set {URL_VARIABLE}")
@@ -161,9 +171,18 @@ def stack_outputs(stack: str, profile: str | None, region: str | None) -> dict[s
     return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
 
 
-def url_of_stack(stack: str, profile: str | None, region: str | None) -> str:
+def outputs_of(arguments: argparse.Namespace) -> dict[str, str]:
+    """The outputs of the --stack given, read once per command."""
+    if not hasattr(arguments, "stack_outputs"):
+        arguments.stack_outputs = stack_outputs(
+            arguments.stack, getattr(arguments, "profile", None), getattr(arguments, "region", None)
+        )
+    outputs: dict[str, str] = arguments.stack_outputs
+    return outputs
+
+
+def url_of_stack(outputs: dict[str, str], stack: str) -> str:
     """The ``ApiUrl`` output of a CloudFormation stack."""
-    outputs = stack_outputs(stack, profile, region)
     if "ApiUrl" not in outputs:
         raise SchedulerError(f"stack {stack} has no ApiUrl output: is it the scheduler's stack?")
     return str(outputs["ApiUrl"])
@@ -214,32 +233,78 @@ def set_switch(client: SchedulerClient, arguments: argparse.Namespace, value: bo
     return OK
 
 
+def push_url(arguments: argparse.Namespace) -> str | None:
+    """Where watch subscribes: --push, else $SCHEDULER_PUSH_URL, else the stack's PushUrl output; None to poll."""
+    if getattr(arguments, "no_push", False):
+        return None
+    url = getattr(arguments, "push", None) or os.environ.get(PUSH_VARIABLE)
+    stack = getattr(arguments, "stack", None)
+    if not url and stack:
+        url = stack_outputs(stack, getattr(arguments, "profile", None), getattr(arguments, "region", None)).get(
+            "PushUrl"
+        )
+    return str(url) if url else None
+
+
 def watch(client: SchedulerClient, arguments: argparse.Namespace) -> int:
-    """A line with the time for the state at start and for each change; Ctrl-C ends it with exit 0."""
-    emit = _watch_printer(arguments)
-    watcher = PauseWatcher(client, interval=arguments.interval, on_change=lambda _old, _new: emit(watcher.state))
-    watcher.poll()  # the state now, in this thread: an error here is the command's error
-    if watcher.state is None:
-        raise watcher.last_error or SchedulerError("the service answered without the switch's state")
-    emit(watcher.state)
-    with watcher:
+    """A line for the state at start, and one for each change of its value or of how it is known (push,
+    polling, stale); Ctrl-C ends it with exit 0. No first value within the time budget: exit 4."""
+    from scheduler_client.push import PushUrlInvalid
+
+    try:
+        push = push_url(arguments)
+        watcher = PauseWatcher(client, push, interval=arguments.interval)
+    except PushUrlInvalid as error:
+        raise UsageError(str(error)) from None
+    emit = _watch_printer(arguments, watcher)
+    watcher.on_change = lambda _old, _new: emit()
+    watcher.add_status_listener(lambda _old, _new: emit())
+    if push is None:
+        watcher.poll()  # the state now, in this thread: an error here is the command's error
+        if watcher.state is None:
+            raise watcher.last_error or SchedulerError("the service answered without the switch's state")
+    try:
+        if not watcher.start(wait=WATCH_FIRST_VALUE_SECONDS).ready:
+            last = watcher.last_error
+            raise Unreachable(
+                f"no value within {WATCH_FIRST_VALUE_SECONDS:g} s"
+                + (f": {last}" if last is not None else " (neither push nor the API answered)")
+            )
+        emit()
         wait_for_ctrl_c()
+    finally:
+        watcher.stop(timeout=client.timeout)
     return OK
+
+
+WATCH_FIRST_VALUE_SECONDS = 20.0
 
 
 def wait_for_ctrl_c() -> None:
     threading.Event().wait()  # KeyboardInterrupt ends it
 
 
-def _watch_printer(arguments: argparse.Namespace) -> Callable[[SchedulerState | None], None]:
-    def emit(state: SchedulerState | None) -> None:
-        if state is None:
+def _watch_printer(arguments: argparse.Namespace, watcher: PauseWatcher) -> Callable[[], None]:
+    """Prints what the watcher knows now, with its source and age; the same view twice is printed once."""
+    printed: list[tuple[Any, ...]] = []
+    lock = threading.Lock()
+
+    def emit() -> None:
+        state, status, source, age = watcher.state, watcher.status, watcher.source, watcher.age()
+        if state is None or status is WatcherStatus.STOPPED:
             return
-        now = datetime.now(UTC)
-        if getattr(arguments, "json", False):
-            print(json.dumps({"time": now.isoformat(), **state.to_json()}), flush=True)
-        else:
-            print(f"{format_time(now)}  {state.describe()}", flush=True)
+        with lock:
+            view = (state, status, source)
+            if printed and printed[-1] == view:
+                return
+            printed[:] = [view]
+            now = datetime.now(UTC)
+            if getattr(arguments, "json", False):
+                document = {"time": now.isoformat(), **state.to_json(), "source": source, "status": status.value}
+                print(json.dumps({**document, "age": round(age, 3) if age is not None else None}), flush=True)
+            else:
+                known = f"by {source}" + (f", {age:.0f} s ago" if age is not None and age >= 1 else "")
+                print(f"{format_time(now)}  {state.describe()}  [{status.value}, {known}]", flush=True)
 
     return emit
 

@@ -79,6 +79,7 @@ class SchedulerClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._signer: RequestSigner | None = None
+        self.profile = profile
         if sign if sign is not None else not is_loopback(url):
             session = Session(profile=profile)
             self._signer = RequestSigner(session, resolve_region(url, region, session))
@@ -91,6 +92,15 @@ class SchedulerClient:
     @property
     def signs(self) -> bool:
         return self._signer is not None
+
+    @property
+    def session(self) -> Session:
+        """The botocore session whose credential chain signs this client's requests (a push connection over
+        WebSocket signs with it too); a new one of ``profile`` for a client that does not sign."""
+        if self._signer is None:
+            self._signer_session = getattr(self, "_signer_session", None) or Session(profile=self.profile)
+            return self._signer_session
+        return self._signer.session
 
     def get(self, *, budget: Budget | None = None) -> SchedulerState:
         """The switch now."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,45 @@ def opaque_tag(etag: str | None) -> str | None:
     return tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else None
 
 
+class Tag(NamedTuple):
+    """What one of the service's entity tags names (docs/api.md, Entity tags)."""
+
+    version: int
+    is_paused: bool
+    incarnation: str | None
+
+
+def tag_of(etag: str | None) -> Tag | None:
+    """The parts of ``"<version>.<p|r>[.<incarnation>]"``; None for a tag of any other form."""
+    opaque = opaque_tag(etag)
+    if opaque is None or version_of(etag) is None:
+        return None
+    version, state, *rest = opaque.split(".")
+    if len(rest) > 1 or (rest and not (rest[0].isascii() and rest[0].isalnum())):
+        return None
+    return Tag(int(version), state == "p", rest[0] if rest else None)
+
+
+def supersedes(incoming: str | None, held: str | None) -> bool:
+    """True when the state tagged ``incoming`` is newer than the one tagged ``held`` (docs/fleet.md, Ordering):
+    a later incarnation is a re-created entry (an incarnation appearing or going, a restore by hand and the first
+    write after it, counts as newer too); within one incarnation the higher version; at the same version another
+    value is a change by hand, trusted only when it pauses (when in doubt, paused). Where either tag is of
+    another form (or missing), nothing is known of their order: any other tag is news."""
+    new, old = tag_of(incoming), tag_of(held)
+    if new is None or old is None:
+        return incoming != held
+    if new == old:
+        return False
+    if new.incarnation != old.incarnation:
+        if new.incarnation is None or old.incarnation is None:
+            return True
+        return new.incarnation > old.incarnation
+    if new.version != old.version:
+        return new.version > old.version
+    return new.is_paused
+
+
 def version_of(etag: str | None) -> int | None:
     """The version of one of the service's tags (``"<version>.<p|r>[.<incarnation>]"``, docs/api.md)."""
     opaque = opaque_tag(etag)
@@ -80,6 +119,15 @@ def parse_http_date(value: str | None) -> datetime | None:
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_iso_time(value: str) -> datetime | None:
+    """An ISO 8601 time (the retained message's ``updated_at``) as an aware UTC time; None if malformed."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
         return None
     return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 

@@ -1,0 +1,232 @@
+"""Push: the switch as AWS IoT Core (or the local stack's broker) pushes it, one retained MQTT message per stage.
+
+A push URL names where to subscribe and what::
+
+    wss://<prefix>-ats.iot.<region>.amazonaws.com/<topic>   AWS IoT Core: MQTT over WebSocket, SigV4-presigned
+    mqtts://<host>[:8883]/<topic>                            MQTT over TLS (a broker of your own)
+    mqtt://127.0.0.1:<port>/<topic>                          plain MQTT: the local stack only (loopback)
+
+The stack's ``PushUrl`` output is the first form; ``make run`` prints the last. The client id a node connects
+with is the topic's stage prefix (``scheduler-control/prod/pause`` gives ``scheduler-control-prod-node-``, which
+the stack's NodePolicy allows) and a random part, new for every connection owner (a process, a watcher).
+
+MQTT is paho-mqtt (Eclipse, maintained, pure Python, no dependency of its own), used without its own thread:
+the watcher's one thread drives the connection (``PushConnection.loop``). The WebSocket URL is signed the way
+AWS IoT documents it for ``iotdevicegateway``: a SigV4 query signature over ``GET /mqtt`` with only ``host``
+signed, the session token appended *after* signing, fresh from botocore's credential chain for every connect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+from urllib.parse import quote, urlsplit
+
+from scheduler_client.signing import is_loopback
+from scheduler_client.state import SchedulerState, parse_iso_time, tag_of
+
+IOT_SERVICE = "iotdevicegateway"
+PRESIGNED_SECONDS = 300  # the URL only has to be valid when the connection opens
+_IOT_HOST = re.compile(r"^[a-z0-9-]+\.iot\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+_DEFAULT_PORTS = {"wss": 443, "mqtts": 8883, "mqtt": 1883}
+
+
+class PushUrlInvalid(ValueError):
+    """A push URL of a form this client does not connect to; the message says which forms it takes."""
+
+
+class PushUrl(NamedTuple):
+    scheme: str
+    host: str
+    port: int
+    topic: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}/{self.topic}"
+
+    @property
+    def region(self) -> str | None:
+        """The AWS region of an IoT Core endpoint; None for any other host."""
+        match = _IOT_HOST.match(self.host.lower())
+        return match.group(1) if match else None
+
+    @property
+    def client_id_prefix(self) -> str:
+        """``scheduler-control/prod/pause`` gives ``scheduler-control-prod-node-`` (the NodePolicy's prefix)."""
+        *stage_path, _ = self.topic.split("/")
+        return "-".join(stage_path or [self.topic]) + "-node-"
+
+
+def parse_push_url(url: str) -> PushUrl:
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    topic = parts.path.lstrip("/")
+    forms = "wss://<IoT data endpoint>/<topic>, mqtts://<host>/<topic>, or mqtt://127.0.0.1:<port>/<topic>"
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or not topic or parts.query or parts.fragment:
+        raise PushUrlInvalid(f"Not a push URL: {url!r}. It is {forms}.")
+    if "#" in url or "+" in topic or "" in topic.split("/"):
+        raise PushUrlInvalid(f"The topic of {url!r} is not one topic name (no wildcards, no empty levels).")
+    if scheme == "mqtt" and not is_loopback(url):
+        raise PushUrlInvalid(f"Plain mqtt:// is for the local stack on loopback only; on a network use {forms}.")
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError as error:
+        raise PushUrlInvalid(f"Not a push URL: {url!r} ({error}).") from None
+    return PushUrl(scheme, parts.hostname, port, topic)
+
+
+def new_client_id(url: PushUrl) -> str:
+    """The prefix the node policy allows, and 64 random bits: unique per connection owner."""
+    return url.client_id_prefix + secrets.token_hex(8)
+
+
+def presigned_path(url: PushUrl, credentials: Any, region: str) -> str:
+    """The WebSocket path (``/mqtt?X-Amz-...``) that signs in to AWS IoT Core with ``credentials`` (botocore's
+    frozen credentials: access key, secret key and an optional session token)."""
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    unsigned_token = Credentials(credentials.access_key, credentials.secret_key)  # the token is added after
+    request = AWSRequest(method="GET", url=f"https://{url.host}/mqtt")
+    SigV4QueryAuth(unsigned_token, IOT_SERVICE, region, expires=PRESIGNED_SECONDS).add_auth(request)
+    path = str(request.url).split(url.host, 1)[1]
+    if credentials.token:
+        path += "&X-Amz-Security-Token=" + quote(credentials.token, safe="")
+    return path
+
+
+def message_state(payload: bytes) -> SchedulerState | None:
+    """The state a retained message carries (functions/scheduler/push_topic.py); None for a payload this service
+    did not make, which is ignored."""
+    try:
+        document = json.loads(payload)
+        etag, is_paused = document["etag"], document["is_paused"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(etag, str) or not isinstance(is_paused, bool):
+        return None
+    tag = tag_of(etag)
+    if tag is None or tag.is_paused is not is_paused:
+        return None
+    updated_at = document.get("updated_at")
+    return SchedulerState(is_paused, etag, parse_iso_time(updated_at) if isinstance(updated_at, str) else None)
+
+
+class PushRefused(ConnectionError):
+    """The broker refused this node (credentials, authorisation): retried slowly, and logged loudly."""
+
+
+class PushEvents(NamedTuple):
+    """What a connection tells its owner, from inside ``loop``."""
+
+    subscribed: Callable[[], None]
+    message: Callable[[bytes], None]
+    lost: Callable[[Exception], None]
+
+
+class PushConnection:
+    """One MQTT connection, subscribed to the URL's topic, with no thread of its own: ``loop`` does its I/O."""
+
+    def __init__(  # noqa: PLR0913 - keyword-only, each one a property of the connection
+        self,
+        url: PushUrl,
+        client_id: str,
+        events: PushEvents,
+        *,
+        credentials: Callable[[], Any] | None = None,
+        region: str | None = None,
+        connect_timeout: float = 5.0,
+        keepalive: int = 30,
+    ) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.url = url
+        self.events = events
+        self.keepalive = keepalive
+        self._closed = False
+        transport: Literal["websockets", "tcp"] = "websockets" if url.scheme == "wss" else "tcp"
+        self._mqtt = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, transport=transport
+        )
+        self._mqtt.connect_timeout = connect_timeout
+        if url.scheme in ("wss", "mqtts"):
+            self._mqtt.tls_set()  # the system's CAs: IoT Core's ATS endpoint chains to Amazon Root CA 1
+        if url.scheme == "wss":
+            if credentials is None or region is None:
+                raise PushUrlInvalid(f"{url} needs AWS credentials and a region to sign the WebSocket URL.")
+            self._credentials, self._region = credentials, region
+        self._mqtt.on_connect = self._on_connect
+        self._mqtt.on_subscribe = self._on_subscribe
+        self._mqtt.on_message = self._on_message
+        self._mqtt.on_disconnect = self._on_disconnect
+
+    def open(self) -> None:
+        """Connect (TCP, TLS, WebSocket and the MQTT CONNECT: blocking, at most ``connect_timeout`` for each
+        step). The CONNACK, the subscription and the retained message come in later ``loop`` calls. Raises
+        PushRefused when the broker says no to these credentials, ConnectionError/OSError when it cannot be
+        reached."""
+        import paho.mqtt.client as mqtt
+
+        if self.url.scheme == "wss":
+            self._mqtt.ws_set_options(path=presigned_path(self.url, self._credentials(), self._region))
+        try:
+            self._mqtt.connect(self.url.host, self.url.port, keepalive=self.keepalive)
+        except mqtt.WebsocketConnectionError as error:  # the HTTP upgrade was answered, and not with 101
+            if re.search(r"\b40[13]\b", str(error)):
+                raise PushRefused(f"{self.url.host} refused the signed WebSocket: {error}") from error
+            raise
+
+    def fileno_ready(self) -> bool:
+        return self._mqtt.socket() is not None
+
+    def loop(self, timeout: float) -> None:
+        """Wait at most ``timeout`` seconds for the connection's I/O and handle it (events fire from here)."""
+        import paho.mqtt.client as mqtt
+
+        result = self._mqtt.loop(timeout)
+        if result not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN) and not self._closed:
+            self._closed = True
+            self.events.lost(ConnectionError(f"the connection to {self.url.host} ended ({mqtt.error_string(result)})"))
+
+    def close(self) -> None:
+        """Say goodbye (DISCONNECT) and close; safe from another thread, where it also wakes ``loop``."""
+        self._closed = True
+        self._mqtt.disconnect()
+
+    def abandon(self) -> None:
+        """Close the socket without a word: a forked child's copy of its parent's connection, which the parent
+        still uses (a DISCONNECT from here would end the parent's session)."""
+        self._closed = True
+        sock = self._mqtt.socket()
+        if sock is not None:
+            sock.close()
+
+    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
+        if reason.is_failure:
+            self._closed = True
+            client.disconnect()
+            self.events.lost(PushRefused(f"{self.url.host} refused the connection: {reason}"))
+            return
+        client.subscribe(self.url.topic, qos=1)
+
+    def _on_subscribe(self, client: Any, _userdata: Any, _mid: int, reasons: Any, _properties: Any) -> None:
+        if any(reason.is_failure for reason in reasons):
+            self._closed = True
+            client.disconnect()
+            self.events.lost(PushRefused(f"{self.url.host} refused the subscription to {self.url.topic}"))
+            return
+        self.events.subscribed()
+
+    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
+        if message.topic == self.url.topic:
+            self.events.message(message.payload)
+
+    def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
+        if not self._closed:
+            self._closed = True
+            self.events.lost(ConnectionError(f"disconnected from {self.url.host}: {reason}"))

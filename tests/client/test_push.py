@@ -1,0 +1,171 @@
+"""Push URLs, the SigV4-presigned WebSocket URL of AWS IoT Core (checked against tests/client/sigv4_reference.py,
+a second implementation that shares no code with botocore), the retained message's payload, and the order in which
+states supersede each other."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from botocore.credentials import ReadOnlyCredentials
+
+from scheduler_client.push import (
+    PushUrlInvalid,
+    message_state,
+    new_client_id,
+    parse_push_url,
+    presigned_path,
+)
+from scheduler_client.state import SchedulerState, supersedes
+from tests.client import sigv4_reference
+
+ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com"
+AWS_URL = f"wss://{ENDPOINT}/scheduler-control/prod/pause"
+SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host", "port", "topic", "region"),
+    [
+        (AWS_URL, "wss", ENDPOINT, 443, "scheduler-control/prod/pause", "eu-west-1"),
+        (
+            "mqtt://127.0.0.1:1883/scheduler-control/local/pause",
+            "mqtt",
+            "127.0.0.1",
+            1883,
+            "scheduler-control/local/pause",
+            None,
+        ),
+        ("mqtt://localhost/x/y", "mqtt", "localhost", 1883, "x/y", None),
+        ("mqtts://broker.example.com/a/b/c", "mqtts", "broker.example.com", 8883, "a/b/c", None),
+    ],
+)
+def test_push_urls_name_the_broker_and_the_topic(
+    url: str, scheme: str, host: str, port: int, topic: str, region: str | None
+) -> None:
+    parsed = parse_push_url(url)
+    assert (parsed.scheme, parsed.host, parsed.port, parsed.topic, parsed.region) == (scheme, host, port, topic, region)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("https://example.com/topic", "It is wss://"),
+        ("wss://example.com/", "It is wss://"),
+        ("wss://example.com/a/#", "no wildcards"),
+        ("wss://example.com/a//b", "no empty levels"),
+        ("mqtt://10.0.0.5:1883/a/b", "loopback only"),
+        ("wss://example.com/a?x=1", "It is wss://"),
+    ],
+)
+def test_other_urls_are_refused_with_the_forms_that_work(url: str, says: str) -> None:
+    with pytest.raises(PushUrlInvalid, match=says):
+        parse_push_url(url)
+
+
+def test_client_ids_are_the_node_policys_prefix_and_64_random_bits() -> None:
+    url = parse_push_url(AWS_URL)
+    ids = {new_client_id(url) for _ in range(1000)}
+    assert len(ids) == 1000
+    for client_id in ids:
+        prefix, _, random_part = client_id.rpartition("-")
+        assert prefix == "scheduler-control-prod-node"
+        assert len(random_part) == 16
+        assert int(random_part, 16) >= 0
+
+
+def reference_signature(query: str) -> str:
+    """What the second implementation signs for a presigned GET /mqtt with this query (its signature left out)."""
+    pairs = parse_qsl(query)
+    signed = "&".join(f"{name}={value}" for name, value in pairs if name != "X-Amz-Signature")
+    return sigv4_reference.signature(
+        method="GET",
+        url=f"https://{ENDPOINT}/mqtt?{signed}",
+        headers={"host": ENDPOINT},
+        signed_headers=["host"],
+        body=b"",
+        secret=SECRET,
+        amz_date=dict(pairs)["X-Amz-Date"],
+        region="eu-west-1",
+        service="iotdevicegateway",
+    )
+
+
+def test_the_websocket_url_is_signed_for_iotdevicegateway_as_a_second_implementation_computes_it() -> None:
+    credentials = ReadOnlyCredentials("AKIDEXAMPLE", SECRET, None)
+
+    path = presigned_path(parse_push_url(AWS_URL), credentials, "eu-west-1")
+
+    parts = urlsplit(path)
+    assert parts.path == "/mqtt"
+    query = dict(parse_qsl(parts.query))
+    assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    key, date, region, service, terminal = query["X-Amz-Credential"].split("/")
+    assert (key, region, service, terminal) == ("AKIDEXAMPLE", "eu-west-1", "iotdevicegateway", "aws4_request")
+    assert query["X-Amz-SignedHeaders"] == "host"
+    assert query["X-Amz-Date"].startswith(date)
+    assert (
+        abs(
+            (
+                datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) - datetime.now(UTC)
+            ).total_seconds()
+        )
+        < 300
+    )
+    assert "X-Amz-Security-Token" not in query
+    assert query["X-Amz-Signature"] == reference_signature(parts.query)
+
+
+def test_a_session_token_is_appended_after_signing_as_aws_iot_asks() -> None:
+    token = "FwoGZXIvYXdzE+/token=="
+    with_token = presigned_path(parse_push_url(AWS_URL), ReadOnlyCredentials("AKIDEXAMPLE", SECRET, token), "eu-west-1")
+
+    head, _, tail = with_token.rpartition("&X-Amz-Security-Token=")
+    assert tail == "FwoGZXIvYXdzE%2B%2Ftoken%3D%3D"  # percent-encoded, after the signature
+    query = dict(parse_qsl(urlsplit(head).query))
+    assert query["X-Amz-Signature"] == reference_signature(urlsplit(head).query)
+
+
+def test_the_retained_message_gives_the_state_its_tag_and_time() -> None:
+    payload = (
+        b'{"is_paused":true,"etag":"\\"8.p.mk3x0a9z7q2c\\"","version":8,"updated_at":"2026-12-01T08:00:00.000+00:00"}'
+    )
+    assert message_state(payload) == SchedulerState(True, '"8.p.mk3x0a9z7q2c"', datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"[]",
+        b'{"is_paused": true}',
+        b'{"is_paused": "yes", "etag": "\\"8.p.x\\""}',
+        b'{"is_paused": false, "etag": "\\"8.p.x\\""}',  # the tag says paused
+        b'{"is_paused": true, "etag": "8.p.x"}',  # not quoted: not an entity tag
+        b'{"is_paused": true, "etag": "\\"7\\""}',  # the old form
+    ],
+)
+def test_a_payload_the_service_did_not_make_gives_nothing(payload: bytes) -> None:
+    assert message_state(payload) is None
+
+
+@pytest.mark.parametrize(
+    ("incoming", "held", "newer"),
+    [
+        ('"2.p.b"', '"1.r.b"', True),
+        ('"1.r.b"', '"2.p.b"', False),
+        ('"1.r.c"', '"9.p.b"', True),  # a re-created entry: a later incarnation
+        ('"9.p.a"', '"1.r.b"', False),  # an old entry's late message
+        ('"0.p"', '"9.r.b"', True),  # restored by hand
+        ('"1.r.c"', '"0.p"', True),  # the first write after a restore
+        ('"3.p.b"', '"3.r.b"', True),  # a change by hand that pauses
+        ('"3.r.b"', '"3.p.b"', False),  # one that resumes is not trusted over paused
+        ('"3.p.b"', '"3.p.b"', False),  # a duplicate
+        ('"7"', '"3.p.b"', True),  # another form: news when it differs
+        ('"7"', '"7"', False),
+        ('"3.p.b"', None, True),
+    ],
+)
+def test_which_state_supersedes_which(incoming: str, held: str | None, newer: bool) -> None:
+    assert supersedes(incoming, held) is newer

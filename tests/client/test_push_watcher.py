@@ -1,0 +1,308 @@
+"""PauseWatcher with push, on an injected clock: a scripted push connection (what push.PushConnection tells its
+owner: subscribed, a message, lost) and a scripted API. The real broker is in tests/integration/test_push_local.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, cast
+
+import pytest
+
+from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, Unreachable
+from scheduler_client.push import PushEvents, PushRefused, PushUrl, parse_push_url
+from tests.client.test_watcher import UNCHANGED, MidRandom, ScriptedClient, run_until
+from tests.clocks import Clock
+
+URL = "mqtt://127.0.0.1:1883/scheduler-control/prod/pause"
+INCARNATION = "mk3x0a9z7q2c"
+
+
+def message(version: int, is_paused: bool, incarnation: str = INCARNATION) -> bytes:
+    etag = f'"{version}.{"p" if is_paused else "r"}.{incarnation}"'
+    return json.dumps({"is_paused": is_paused, "etag": etag, "version": version, "updated_at": None}).encode()
+
+
+def state(version: int, is_paused: bool) -> SchedulerState:
+    return SchedulerState(is_paused, f'"{version}.{"p" if is_paused else "r"}.{INCARNATION}"', None)
+
+
+class FakeConnection:
+    """One connection attempt: ``open`` fails when the broker is down; the test plays the broker's part."""
+
+    def __init__(self, broker: FakeBroker, url: PushUrl, client_id: str, events: PushEvents) -> None:
+        self.broker, self.url, self.client_id, self.events = broker, url, client_id, events
+        self.closed = False
+
+    def open(self) -> None:
+        self.broker.attempts.append((self.broker.clock.now, self.client_id))
+        if self.broker.refuse is not None:
+            raise self.broker.refuse
+        self.broker.connections.append(self)
+        if self.broker.accepts:
+            self.events.subscribed()
+            if self.broker.retained is not None:
+                self.events.message(self.broker.retained)
+
+    def loop(self, timeout: float) -> None:  # the background thread's; these tests drive run_pending()
+        raise AssertionError("not in these tests")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abandon(self) -> None:
+        self.closed = True
+
+
+class FakeBroker:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.retained: bytes | None = None
+        self.refuse: Exception | None = None
+        self.accepts = True
+        self.attempts: list[tuple[float, str]] = []
+        self.connections: list[FakeConnection] = []
+
+    def connect(self, url: PushUrl, client_id: str, events: PushEvents) -> FakeConnection:
+        return FakeConnection(self, url, client_id, events)
+
+    @property
+    def live(self) -> FakeConnection:
+        connection = self.connections[-1]
+        assert not connection.closed
+        return connection
+
+    def publish(self, payload: bytes) -> None:
+        self.retained = payload
+        for connection in self.connections:
+            if not connection.closed:
+                connection.events.message(payload)
+
+    def go_down(self) -> None:
+        self.refuse = ConnectionRefusedError("connection refused")
+        for connection in self.connections:
+            if not connection.closed:
+                connection.closed = True
+                connection.events.lost(ConnectionError("connection lost"))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def broker(clock: Clock) -> FakeBroker:
+    return FakeBroker(clock)
+
+
+def watcher_of(
+    client: ScriptedClient, clock: Clock, broker: FakeBroker, *, at: float = 0.5, **options: Any
+) -> PauseWatcher:
+    return PauseWatcher(
+        cast(SchedulerClient, client), URL, clock=clock, rng=MidRandom(at), connect=broker.connect, **options
+    )
+
+
+def test_the_retained_message_is_the_first_value_while_the_api_is_unreachable(clock: Clock, broker: FakeBroker) -> None:
+    broker.retained = message(7, True)
+    api = ScriptedClient(Unreachable("the API is down"))
+    watcher = watcher_of(api, clock, broker).start(background=False)
+
+    run_until(watcher, clock, lambda: watcher.ready)
+
+    assert (watcher.is_paused(), watcher.source, watcher.status.value, watcher.age()) == (True, "push", "subscribed", 0)
+    assert watcher.state == state(7, True)
+    assert api.etags == []  # not one HTTP request
+
+
+def test_while_subscribed_there_is_no_http_request_and_changes_arrive_as_they_are_published(
+    clock: Clock, broker: FakeBroker
+) -> None:
+    calls: list[tuple[bool, bool]] = []
+    broker.retained = message(7, True)
+    api = ScriptedClient(UNCHANGED)
+    watcher = watcher_of(api, clock, broker, on_change=lambda o, n: calls.append((o, n))).start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+
+    broker.publish(message(8, False))
+    for _ in range(100):  # an hour and more of the loop
+        clock.now += watcher.run_pending()
+
+    assert calls == [(True, False)]
+    assert (watcher.is_paused(), watcher.age()) == (False, 0)
+    assert api.etags == []
+    assert clock.now > 1000 + 60 * 60
+
+
+def test_a_duplicate_or_an_older_message_changes_nothing_and_a_re_created_entry_counts_as_newer(
+    clock: Clock, broker: FakeBroker
+) -> None:
+    calls: list[tuple[bool, bool]] = []
+    broker.retained = message(8, False)
+    watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker, on_change=lambda o, n: calls.append((o, n)))
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+
+    broker.publish(message(8, False))  # a QoS 1 duplicate
+    broker.publish(message(7, True))  # a late, older publish
+    broker.publish(message(3, True, "mk3x0a9z7q2b"))  # an older incarnation's
+    assert watcher.state == state(8, False)
+    broker.publish(message(1, True, "mk3x0b000000"))  # the entry re-created: a later incarnation
+    assert watcher.is_paused() is True
+    broker.publish(b"not the scheduler's")  # ignored, logged
+    assert calls == [(True, False), (False, True)]
+
+
+def test_broker_down_polling_takes_over_within_the_interval_and_push_back_stops_it(
+    clock: Clock, broker: FakeBroker
+) -> None:
+    broker.retained = message(7, False)
+    api = ScriptedClient(state(8, True), UNCHANGED)
+    watcher = watcher_of(api, clock, broker, interval=10).start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+    down_at = clock.now
+
+    broker.go_down()
+    run_until(watcher, clock, lambda: api.etags != [])
+
+    assert watcher.status.value == "polling"
+    assert clock.now - down_at <= 10  # the first poll comes within the interval
+    assert (watcher.is_paused(), watcher.source) == (True, "poll")  # the flip made while push was down
+    broker.refuse = None
+    run_until(watcher, clock, lambda: watcher.status.value == "subscribed")
+    polls = len(api.etags)
+    for _ in range(50):
+        clock.now += watcher.run_pending()
+    assert len(api.etags) == polls  # subscribed again: polling stopped
+
+
+def test_both_down_the_last_value_is_kept_by_default(clock: Clock, broker: FakeBroker) -> None:
+    broker.retained = message(7, False)
+    watcher = watcher_of(ScriptedClient(Unreachable("down")), clock, broker).start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+
+    broker.go_down()
+    for _ in range(200):
+        clock.now += watcher.run_pending()
+
+    assert watcher.is_paused() is False
+    assert watcher.status.value == "stale"
+    assert watcher.age() == pytest.approx(clock.now - 1000)
+
+
+def test_both_down_with_fail_closed_the_node_is_paused_after_max_staleness(clock: Clock, broker: FakeBroker) -> None:
+    calls: list[tuple[bool, bool]] = []
+    broker.retained = message(7, False)
+    watcher = watcher_of(
+        ScriptedClient(Unreachable("down")),
+        clock,
+        broker,
+        fail_closed=True,
+        max_staleness=60,
+        on_change=lambda o, n: calls.append((o, n)),
+    ).start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+    broker.go_down()
+    down_at = clock.now
+
+    run_until(watcher, clock, lambda: len(calls) == 2)
+
+    assert calls == [(True, False), (False, True)]
+    assert clock.now - down_at == pytest.approx(60.001)
+
+
+def test_reconnects_back_off_exponentially_with_full_jitter_up_to_the_cap(clock: Clock, broker: FakeBroker) -> None:
+    broker.refuse = ConnectionRefusedError("refused")
+    highest = watcher_of(ScriptedClient(UNCHANGED), clock, broker, at=1.0, reconnect_cap=60).start(background=False)
+    run_until(highest, clock, lambda: len(broker.attempts) == 10)
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(broker.attempts, broker.attempts[1:], strict=False)]
+    # At the top of the jitter: 1 s (never sooner: one connect per second per client id), 2, 4 ... capped at 60.
+    assert gaps == pytest.approx([1, 2, 4, 8, 16, 32, 60, 60, 60])
+
+
+def test_full_jitter_spreads_each_reconnect_from_zero_to_its_ceiling(clock: Clock, broker: FakeBroker) -> None:
+    broker.refuse = ConnectionRefusedError("refused")
+    middle = watcher_of(ScriptedClient(UNCHANGED), clock, broker, at=0.5).start(background=False)
+    run_until(middle, clock, lambda: len(broker.attempts) == 8)
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(broker.attempts, broker.attempts[1:], strict=False)]
+    assert gaps == pytest.approx([1, 1, 2, 4, 8, 16, 30])  # half of each ceiling, never under a second
+
+
+def test_after_a_drop_the_first_reconnect_is_spread_over_the_fleets_connect_budget(
+    clock: Clock, broker: FakeBroker
+) -> None:
+    broker.retained = message(7, False)
+    for fleet_size, spread in ((1000, 2.5), (100_000, 250.0)):
+        watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker, at=1.0, fleet_size=fleet_size)
+        watcher.start(background=False)
+        run_until(watcher, clock, lambda w=watcher: w.status.value == "subscribed")  # type: ignore[misc]
+        broker.go_down()
+        dropped_at = clock.now
+        broker.refuse = None
+        run_until(watcher, clock, lambda w=watcher: w.status.value == "subscribed")  # type: ignore[misc]
+        # 400 connects a second for the whole fleet: 80% of IoT Core's default 500.
+        assert clock.now - dropped_at == pytest.approx(spread)
+        watcher.stop()
+
+
+def test_a_refused_connection_is_logged_as_an_error_and_retried_slowly(
+    clock: Clock, broker: FakeBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.refuse = PushRefused("not authorised: check the node's policy")
+    watcher = watcher_of(ScriptedClient(state(7, False)), clock, broker, at=0.0).start(background=False)
+    with caplog.at_level(logging.ERROR, logger="scheduler_client.watcher"):
+        run_until(watcher, clock, lambda: len(broker.attempts) == 3)
+    first, second, third = (moment for moment, _ in broker.attempts)
+    assert (second - first, third - second) == (60, 60)  # a minute at least, up to two
+    assert "not authorised" in caplog.records[0].getMessage()
+    assert watcher.is_paused() is False  # meanwhile the API answered
+
+
+def test_a_connection_that_never_subscribes_is_given_up_after_push_timeout(clock: Clock, broker: FakeBroker) -> None:
+    broker.accepts = False  # connects, then never a SUBACK
+    api = ScriptedClient(state(7, False))
+    watcher = watcher_of(api, clock, broker, push_timeout=10).start(background=False)
+
+    run_until(watcher, clock, lambda: api.etags != [])
+
+    assert broker.connections[0].closed
+    assert clock.now - 1000 <= 10 + 1  # gave up at the timeout, polled within the second after
+    assert watcher.source == "poll"
+
+
+def test_a_subscription_without_a_retained_message_asks_the_api_once(clock: Clock, broker: FakeBroker) -> None:
+    api = ScriptedClient(state(1, False))
+    watcher = watcher_of(api, clock, broker).start(background=False)
+
+    for _ in range(100):
+        clock.now += watcher.run_pending()
+
+    assert api.etags == [None]  # one poll for the first value, none after it
+    assert (watcher.status.value, watcher.is_paused()) == ("subscribed", False)
+
+
+def test_client_ids_have_the_stages_prefix_and_a_part_of_their_own(clock: Clock, broker: FakeBroker) -> None:
+    for _ in range(2):
+        watcher_of(ScriptedClient(UNCHANGED), clock, broker).start(background=False).run_pending()
+    (_, first), (_, second) = broker.attempts
+    assert first.startswith("scheduler-control-prod-node-")
+    assert second.startswith("scheduler-control-prod-node-")
+    assert first != second
+
+
+def test_stop_closes_the_push_connection(clock: Clock, broker: FakeBroker) -> None:
+    broker.retained = message(7, False)
+    watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker).start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+
+    watcher.stop()
+
+    assert broker.connections[0].closed
+    assert watcher.status.value == "stopped"
+    assert watcher.is_paused() is False  # the value known stays
+
+
+def test_a_push_url_is_parsed_when_given_as_text() -> None:
+    watcher = PauseWatcher(cast(SchedulerClient, ScriptedClient(UNCHANGED)), URL)
+    assert watcher.push == parse_push_url(URL)
