@@ -80,9 +80,10 @@ scan: install $(SCAN_VENV)/.installed  ## bandit, pip-audit, checkov: zero findi
 unit: install  ## the pytest suite
 	$(PY) -m pytest
 
-bench: install  ## cold/warm path ratios against bare boto3, and a watcher fleet, on DynamoDB Local: bench-results/
+bench: install  ## cold/warm path ratios against bare botocore, a polling fleet and a push fleet, on the local stack: bench-results/
 	$(PY) scripts/bench.py
 	$(PY) scripts/fleet_bench.py
+	$(PY) scripts/push_fleet_bench.py
 
 $(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requirements.txt scripts/find-python
 	rm -rf $(MUTATE_VENV)

@@ -137,9 +137,11 @@ def test_a_node_may_read_the_switch_and_nothing_else(resources: dict[str, Any]) 
     api = statements.pop("ReadTheSwitchOverTheApi")
     assert api["Action"] == "execute-api:Invoke"
     assert [resource["Fn::Sub"].rsplit(":", 1)[1] for resource in api["Resource"]] == [
+        "${SchedulerApi}/${Stage}/GET/scheduler",
         "${SchedulerApi}/${Stage}/GET/scheduler/",
+        "${SchedulerApi}/${Stage}/HEAD/scheduler",
         "${SchedulerApi}/${Stage}/HEAD/scheduler/",
-    ]
+    ]  # no wildcard: no other route, no other method
     assert {sid: (s["Action"], s["Resource"]["Fn::Sub"]) for sid, s in statements.items()} == {
         "ConnectAsANodeOfThisStage": (
             "iot:Connect",

@@ -1,0 +1,229 @@
+"""`make bench` (third part): a fleet of push watchers against the local stack and its real MQTT broker.
+
+Starts the local stack (python -m local_stack run: DynamoDB Local, amqtt, the publisher on the stream) on free
+ports, starts FLEET PauseWatchers with push (each with its own client, connection and client id, as separate nodes
+would have), and measures, all in this one run:
+
+- propagation from each PATCH's answer to each watcher's on_change, p50 and p99, over FLIPS flips;
+- HTTP requests the fleet makes during a steady minute (push up: there should be none);
+- a broker restart (SIGKILL, down DOWN seconds, then a new broker on the same port): the HTTP requests while push
+  is down (the fallback polls), the time from the broker's return until every watcher is subscribed again, and
+  the largest burst of connection attempts in any 100 ms;
+- memory (RSS) and threads per watcher: the process's before the fleet and with it.
+
+Writes bench-results/push-fleet.md (quoted by docs/development.md and docs/fleet.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import publish  # noqa: E402  # scripts/ is this script's own directory
+from fleet_bench import BURST_WINDOW, largest_burst  # noqa: E402
+
+from local_stack.broker import LocalBroker  # noqa: E402
+from local_stack.dynamodb_local import free_port  # noqa: E402
+from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, WatcherStatus  # noqa: E402
+from scheduler_client.push import PushEvents, PushUrl  # noqa: E402
+
+
+class Fleet:
+    """Counts what the fleet does: HTTP requests, connection attempts, subscriptions, changes seen."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.requests: list[float] = []
+        self.connects: list[float] = []
+        self.subscribed = 0
+        self.changes: list[float] = []
+
+
+class CountingClient(SchedulerClient):
+    def __init__(self, url: str, fleet: Fleet) -> None:
+        super().__init__(url, timeout=5.0)
+        self.fleet = fleet
+
+    def get_if_changed(self, etag: str | None, *, retry: bool = True) -> SchedulerState | None:
+        with self.fleet.lock:
+            self.fleet.requests.append(time.monotonic())
+        return super().get_if_changed(etag, retry=retry)
+
+
+def rss_bytes() -> int:
+    """This process's resident memory, from /proc (Linux)."""
+    match = re.search(r"VmRSS:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    return int(match.group(1)) * 1024 if match else 0
+
+
+def start_stack(data_dir: Path, port: int, mqtt_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [
+            *(sys.executable, "-m", "local_stack", "--data-dir", str(data_dir), "run"),
+            *("--port", str(port), "--mqtt-port", str(mqtt_port)),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    banner = b""
+    for line in process.stdout:
+        banner += line
+        if line.startswith(b"Ctrl-C stops it"):
+            break
+    match = re.search(rb"MQTT broker pid (\d+)", banner)
+    if process.poll() is not None or match is None:
+        raise SystemExit(f"the local stack did not start:\n{banner.decode(errors='replace')}")
+    threading.Thread(target=process.stdout.read, daemon=True).start()  # keep its pipe drained
+    return process, int(match.group(1))
+
+
+def wait_for(fleet: Fleet, condition: Any, seconds: float) -> bool:
+    with fleet.lock:
+        return bool(fleet.lock.wait_for(condition, seconds))
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915 - one benchmark, told in order
+    port, mqtt_port = free_port(), free_port()
+    stack, broker_pid = start_stack(data_dir / "dynamodb", port, mqtt_port)
+    url = f"http://127.0.0.1:{port}/scheduler/"
+    push = f"mqtt://127.0.0.1:{mqtt_port}/scheduler-control/local/pause"
+    fleet = Fleet()
+    watchers: list[PauseWatcher] = []
+    try:
+
+        def on_change(_old: bool, _new: bool) -> None:
+            with fleet.lock:
+                fleet.changes.append(time.monotonic())
+                fleet.lock.notify_all()
+
+        def on_status(old: WatcherStatus, new: WatcherStatus) -> None:
+            with fleet.lock:
+                fleet.subscribed += (new is WatcherStatus.SUBSCRIBED) - (old is WatcherStatus.SUBSCRIBED)
+                fleet.lock.notify_all()
+
+        threads_before, rss_before = threading.active_count(), rss_bytes()
+        for _ in range(args.fleet):
+            watcher = PauseWatcher(CountingClient(url, fleet), push, interval=args.interval, fleet_size=args.fleet)
+            default_connection = watcher._default_connection
+
+            def counted(url: PushUrl, client_id: str, events: PushEvents, make: Any = default_connection) -> Any:
+                with fleet.lock:
+                    fleet.connects.append(time.monotonic())
+                return make(url, client_id, events)
+
+            watcher._connect = counted
+            watcher.add_status_listener(on_status)
+            watcher.on_change = on_change
+            watchers.append(watcher)
+        for watcher in watchers:
+            watcher.start()
+        if not wait_for(fleet, lambda: fleet.subscribed == args.fleet, 120):
+            raise SystemExit(f"only {fleet.subscribed} of {args.fleet} watchers subscribed")
+        wait_for(fleet, lambda: len(fleet.changes) >= args.fleet, 30)  # each one's first value (resumed)
+        threads = (threading.active_count() - threads_before) / args.fleet
+        rss = (rss_bytes() - rss_before) / args.fleet
+
+        operator = SchedulerClient(url)
+        delays: list[float] = []
+        for index in range(args.flips):
+            with fleet.lock:
+                fleet.changes.clear()
+            operator.set_paused(index % 2 == 0)
+            answered = time.monotonic()
+            wait_for(fleet, lambda: len(fleet.changes) >= args.fleet, 30)
+            with fleet.lock:
+                delays += [moment - answered for moment in fleet.changes]
+                reached = len(fleet.changes)
+            if reached < args.fleet:
+                print(f"flip {index}: only {reached} of {args.fleet} watchers saw it", file=sys.stderr)
+        delays.sort()
+
+        with fleet.lock:
+            fleet.requests.clear()
+        time.sleep(args.steady)  # the steady minute: the measure is what happens in it
+        with fleet.lock:
+            steady_requests = len(fleet.requests)
+
+        with fleet.lock:
+            fleet.requests.clear()
+            fleet.connects.clear()
+        os.kill(broker_pid, signal.SIGKILL)
+        wait_for(fleet, lambda: fleet.subscribed == 0, 60)
+        time.sleep(args.down)  # the outage's length is the experiment's parameter
+        with LocalBroker(data_dir / "broker-again", port=mqtt_port):
+            back = time.monotonic()
+            all_back = wait_for(fleet, lambda: fleet.subscribed == args.fleet, 300)
+            recovered = time.monotonic() - back
+            with fleet.lock:
+                requests_down = sum(1 for moment in fleet.requests if moment < back)
+                connects = list(fleet.connects)
+            for watcher in watchers:
+                watcher.stop()
+    finally:
+        for watcher in watchers:
+            watcher.stop()
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(60)
+
+    def percentile(share: float) -> float:
+        return delays[min(len(delays) - 1, int(share * len(delays)))] if delays else float("nan")
+
+    fallback_rate = args.fleet / args.interval
+    return [
+        f"# Push fleet benchmark ({time.strftime('%Y-%m-%d')}): {args.fleet} push watchers on the local stack "
+        f"(amqtt, DynamoDB Local), {args.flips} flips, a {args.steady:g} s steady window, a {args.down:g} s broker "
+        "outage, one machine (2 cores)",
+        "",
+        "| measure | result | target |",
+        "|---|---|---|",
+        f"| propagation PATCH answer -> on_change, p50 | **{statistics.median(delays) * 1000:.0f} ms** | |",
+        f"| propagation PATCH answer -> on_change, p99 | **{percentile(0.99) * 1000:.0f} ms** | <= 250 ms |",
+        f"| HTTP requests in the steady {args.steady:g} s | **{steady_requests}** | 0 |",
+        f"| HTTP requests while push was down ({args.down:g} s) | **{requests_down}** "
+        f"| <= {fallback_rate * args.down + args.fleet:.0f} (fleet / interval x down, + one each) |",
+        f"| broker back -> every watcher subscribed | **{recovered:.1f} s**{'' if all_back else ' (not all!)'} "
+        f"| <= {args.down + 60:g} s (the outage, then at most one reconnect cap) |",
+        f"| largest burst of connects in any {BURST_WINDOW * 1000:.0f} ms | **{largest_burst(connects)}** "
+        f"| <= {500 * BURST_WINDOW:.0f} (IoT Core's default 500 connects/s) |",
+        f"| largest burst of connects in any 1 s | **{largest_burst(connects, 1.0)}** | <= 500 |",
+        f"| RSS per watcher | **{rss / 1e6:.2f} MB** | <= 5 MB |",
+        f"| threads per watcher | **{threads:.2f}** | <= 1 |",
+    ]
+
+
+def main() -> int:
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)  # 500 watchers each saying push is down is not the report
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fleet", type=int, default=500)
+    parser.add_argument("--flips", type=int, default=6)
+    parser.add_argument("--interval", type=float, default=10.0, help="the fallback poll interval")
+    parser.add_argument("--steady", type=float, default=60.0)
+    parser.add_argument("--down", type=float, default=10.0)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "push-fleet.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="push-fleet-bench-") as data_dir:
+        lines = run(args, Path(data_dir))
+    publish(lines, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
