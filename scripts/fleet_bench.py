@@ -64,7 +64,18 @@ class CountingClient(SchedulerClient):
 
 def start_stack(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "local_stack", "--data-dir", str(data_dir), "run", "--port", str(port), "--mqtt-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "local_stack",
+            "--data-dir",
+            str(data_dir),
+            "run",
+            "--port",
+            str(port),
+            "--mqtt-port",
+            "0",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

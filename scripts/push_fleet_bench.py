@@ -80,7 +80,8 @@ def start_stack(data_dir: Path, port: int, mqtt_port: int) -> tuple[subprocess.P
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
     )
-    assert process.stdout is not None
+    if process.stdout is None:
+        raise SystemExit("no output pipe")
     banner = b""
     for line in process.stdout:
         banner += line

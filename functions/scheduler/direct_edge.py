@@ -36,7 +36,7 @@ from observability import (
     record_pause_change,
 )
 
-CONTROL_FIELDS = ("if_match", "caller", "idempotency_key")
+CONTROL_FIELDS = ("if_match", "caller", "idempotency_key", "reason")
 WINDOW_ACTIONS = ("open_window", "close_window")
 DEFAULT_CALLER = "unnamed"
 MAX_CALLER_LENGTH = 512
@@ -69,7 +69,15 @@ def _handle(event: Any, request_id: str) -> dict[str, Any]:
     caller = event.get("caller", DEFAULT_CALLER)
     if not isinstance(caller, str) or not caller or len(caller) > MAX_CALLER_LENGTH:
         raise errors.InvalidSchedulerUpdate(f'Field "caller" must be a string of 1 to {MAX_CALLER_LENGTH} characters.')
-    write = store.WriteRequest(actor=actor_for(caller), token=_token(event, caller, request_id), request_id=request_id)
+    reason = event.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise errors.InvalidSchedulerUpdate('Field "reason" must be a string: why the switch changes.')
+    write = store.WriteRequest(
+        actor=actor_for(caller),
+        token=_token(event, caller, request_id),
+        request_id=request_id,
+        reason=rules.parse_reason(reason, header=False),
+    )
     action = event.get("action")
     if action == "heartbeat":
         return _heartbeat(event)
@@ -80,8 +88,9 @@ def _handle(event: Any, request_id: str) -> dict[str, Any]:
     if if_match is not None and not isinstance(if_match, str):
         raise errors.InvalidSchedulerUpdate('Field "if_match" must be an ETag string such as "\\"3\\"".')
     if not fields:
-        if if_match is not None:
-            raise errors.InvalidSchedulerUpdate('Field "if_match" only applies to an update: add "is_paused".')
+        for control in ("if_match", "reason"):
+            if event.get(control) is not None:
+                raise errors.InvalidSchedulerUpdate(f'Field "{control}" only applies to an update: add "is_paused".')
         return _answer(store.read_state())
     update = rules.parse_update(fields)  # the very rules the HTTP edge applies
     preconditions = validators.parse_preconditions(if_match=if_match)
@@ -102,7 +111,7 @@ def _token(event: dict[str, Any], caller: str, request_id: str) -> str:
 
 
 def _window(action: Any, event: dict[str, Any], caller: str, write: store.WriteRequest) -> dict[str, Any]:
-    allowed = {"action", "caller", "idempotency_key", *(("wait_seconds",) if action == "open_window" else ())}
+    allowed = {"action", "caller", "idempotency_key", "reason", *(("wait_seconds",) if action == "open_window" else ())}
     unexpected = sorted(name for name in event if name not in allowed)
     if action not in WINDOW_ACTIONS or unexpected:
         raise errors.InvalidMaintenanceWindow(

@@ -17,7 +17,10 @@ import validators
 from observability import logger, record_entry_missing, record_pause_change
 
 SCHEDULER_PATHS = ("/scheduler", "/scheduler/")
+STATUS_PATHS = ("/scheduler/status", "/scheduler/status/")
 ALLOWED_METHODS = "GET, HEAD, PATCH"
+STATUS_METHODS = "GET, HEAD"
+_SPOKEN = {ALLOWED_METHODS: "GET, HEAD or PATCH", STATUS_METHODS: "GET or HEAD"}
 ACCEPT_PATCH = ", ".join(rules.PATCH_MEDIA_TYPES)
 
 # Fixed 5xx texts: they never carry an exception, a library name or a trace. The details go to the log.
@@ -32,6 +35,7 @@ _READ_HEADERS = frozenset(
         "if-unmodified-since",
         "if-modified-since",
         "idempotency-key",
+        "scheduler-reason",
         "content-type",
         "host",
         "x-forwarded-proto",
@@ -51,14 +55,18 @@ def handle(event: dict[str, Any], request_id: str) -> Response:
     """Answer one REST proxy event; ``request_id`` is Lambda's, the token of a write that brings no key."""
     path = event.get("path") or "/"
     method = str(event.get("httpMethod", "")).upper()
-    if not _is_scheduler_path(path, event.get("resource")):
+    if _is_path(path, event.get("resource"), STATUS_PATHS):
+        routes, allowed = _STATUS_ROUTES, STATUS_METHODS
+    elif _is_path(path, event.get("resource"), SCHEDULER_PATHS):
+        routes, allowed = _ROUTES, ALLOWED_METHODS
+    else:
         return text_response(404, f"No resource at {json.dumps(path)}. The scheduler is at /scheduler/.")
-    route = _ROUTES.get(method)
+    route = routes.get(method)
     if route is None:
         return text_response(
             405,
-            f"Method {json.dumps(method)} is not allowed here. Use GET, HEAD or PATCH.",
-            {"Allow": ALLOWED_METHODS},
+            f"Method {json.dumps(method)} is not allowed here. Use {_SPOKEN[allowed]}.",
+            {"Allow": allowed},
         )
     headers = _lowercase_headers(event)
     try:
@@ -81,13 +89,23 @@ def handle(event: dict[str, Any], request_id: str) -> Response:
         return text_response(500, INTERNAL_ERROR_TEXT)
 
 
-def _is_scheduler_path(path: str, resource: Any) -> bool:
-    """/scheduler or /scheduler/; behind a custom domain's base path mapping (/base/scheduler/) the gateway's
-    matched resource confirms it."""
-    return path in SCHEDULER_PATHS or (resource == "/scheduler" and path.endswith(SCHEDULER_PATHS))
+def _is_path(path: str, resource: Any, paths: tuple[str, str]) -> bool:
+    """One of ``paths``; behind a custom domain's base path mapping (/base/scheduler/) the gateway's matched
+    resource confirms it."""
+    return path in paths or (resource == paths[0] and path.endswith(paths))
 
 
 def get_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
+    return _conditional_read(headers, json_response)
+
+
+def get_status(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
+    """The status view: the state with who changed it, when, through what and why, and the maintenance windows
+    whose leases hold it. The same ETag as /scheduler/ (the same write makes both)."""
+    return _conditional_read(headers, status_response)
+
+
+def _conditional_read(headers: dict[str, str], render: Callable[[int, store.Entry], Response]) -> Response:
     preconditions = _preconditions(headers)
     if preconditions.unsatisfiable:
         return _no_version_named()
@@ -97,15 +115,22 @@ def get_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: st
         return {"statusCode": 304, "headers": _version_headers(state), "body": ""}
     if outcome == 412:
         return _changed_since(state)
-    return json_response(200, state)
+    return render(200, state)
 
 
-def head_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
-    """GET without the body: the same status and headers, Content-Length included (RFC 9110 section 9.3.2:
-    the length GET's body would have)."""
-    answer = get_scheduler(event, headers, request_id)
-    length = len(str(answer["body"]).encode("utf-8"))
-    return {**answer, "headers": {**answer["headers"], "Content-Length": str(length)}, "body": ""}
+def _without_body(get: Callable[[dict[str, Any], dict[str, str], str], Response]) -> Callable[..., Response]:
+    def head(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
+        """GET without the body: the same status and headers, Content-Length included (RFC 9110 section 9.3.2:
+        the length GET's body would have)."""
+        answer = get(event, headers, request_id)
+        length = len(str(answer["body"]).encode("utf-8"))
+        return {**answer, "headers": {**answer["headers"], "Content-Length": str(length)}, "body": ""}
+
+    return head
+
+
+head_scheduler = _without_body(get_scheduler)
+head_status = _without_body(get_status)
 
 
 def patch_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: str) -> Response:
@@ -113,10 +138,11 @@ def patch_scheduler(event: dict[str, Any], headers: dict[str, str], request_id: 
     rules.check_patch_media_type(headers.get("content-type"))
     update = rules.parse_update(rules.parse_json_body(_body_bytes(event)))
     preconditions = _preconditions(headers, reading=False)
+    reason = rules.parse_reason(headers.get("scheduler-reason"), header=True)
     caller = caller_of(event)
     key = headers.get("idempotency-key")
     token = f"http:{caller}:{rules.parse_idempotency_key(key)}" if key is not None else f"request:{request_id}"
-    write = store.WriteRequest(actor=caller, token=token, request_id=request_id)
+    write = store.WriteRequest(actor=caller, token=token, request_id=request_id, reason=reason)
     try:
         state = store.write_pause(update.is_paused, write, preconditions)
     except errors.SchedulerPreconditionFailed as failure:
@@ -129,6 +155,10 @@ _ROUTES: dict[str, Callable[[dict[str, Any], dict[str, str], str], Response]] = 
     "GET": get_scheduler,
     "HEAD": head_scheduler,
     "PATCH": patch_scheduler,
+}
+_STATUS_ROUTES: dict[str, Callable[[dict[str, Any], dict[str, str], str], Response]] = {
+    "GET": get_status,
+    "HEAD": head_status,
 }
 
 
@@ -180,6 +210,34 @@ def request_url(event: dict[str, Any], headers: dict[str, str]) -> str:
 def json_response(status: int, state: store.Entry, extra_headers: dict[str, str] | None = None) -> Response:
     headers = {"Content-Type": "application/json", **_version_headers(state), **(extra_headers or {})}
     return {"statusCode": status, "headers": headers, "body": json.dumps({"is_paused": state.is_paused})}
+
+
+def status_response(status: int, state: store.Entry) -> Response:
+    import os
+
+    windows = [
+        {"name": holder.rsplit(":", 1)[-1], "execution": holder, "until": _iso_of_epoch(expires_at)}
+        for holder, expires_at in sorted(state.leases.items(), key=lambda lease: lease[1])
+    ]
+    document = {
+        "is_paused": state.is_paused,
+        "etag": state.etag,
+        "version": state.version,
+        "updated_at": state.updated_at,
+        "updated_by": state.updated_by,
+        "via": rules.via_of(state.updated_by),
+        "reason": state.reason or None,
+        "windows": windows,
+        "stage": os.environ.get("STAGE", "local"),
+    }
+    headers = {"Content-Type": "application/json", **_version_headers(state)}
+    return {"statusCode": status, "headers": headers, "body": json.dumps(document)}
+
+
+def _iso_of_epoch(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def text_response(status: int, text: str, extra_headers: dict[str, str] | None = None) -> Response:

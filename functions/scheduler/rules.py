@@ -8,6 +8,7 @@ arrives. Nothing here does I/O.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -19,6 +20,7 @@ ALLOWED_FIELDS = ("is_paused",)
 MAX_BODY_BYTES = 1024  # the largest valid body is ~20 bytes; anything near this is not a real client
 PATCH_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_REASON_LENGTH = 256  # characters, once decoded
 # A lease outlives its window by this much, so the window's own resume (and its retries) still finds it;
 # a stopped execution's lease stops holding the pause this long after its window would have ended.
 LEASE_GRACE_SECONDS = 900
@@ -82,6 +84,47 @@ def check_patch_media_type(content_type: str | None) -> None:
         name, _, value = parameter.partition("=")
         if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
             raise UnsupportedMediaType(f"Charset {json.dumps(value.strip())} is not supported: JSON is UTF-8.")
+
+
+def parse_reason(value: str | None, *, header: bool) -> str:
+    """Why a change is made: at most MAX_REASON_LENGTH characters of text, no control characters; "" when none
+    is given. The header form (``Scheduler-Reason``) is percent-encoded UTF-8 (RFC 3986), so any text survives
+    HTTP's Latin-1 headers and SigV4's canonical form; plain ASCII without ``%`` reads as itself."""
+    if value is None:
+        return ""
+    name = "The Scheduler-Reason header" if header else 'Field "reason"'
+    text = value
+    if header:
+        from urllib.parse import unquote
+
+        try:
+            text = unquote(value.strip(), errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidSchedulerUpdate(f"{name} is not percent-encoded UTF-8 text.") from None
+    if len(text) > MAX_REASON_LENGTH:
+        raise InvalidSchedulerUpdate(f"{name} is {len(text)} characters long; at most {MAX_REASON_LENGTH} are allowed.")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
+        raise InvalidSchedulerUpdate(f"{name} holds a control character: one line of text, without tabs or newlines.")
+    return text
+
+
+def via_of(updated_by: str | None) -> str:
+    """Through what a change was made, from how its author is recorded (store.WriteRequest.actor)."""
+    actor = updated_by or ""
+    for prefix, via in _VIAS:
+        if actor.startswith(prefix):
+            return via
+    return "api" if actor else "unknown"
+
+
+# The recorded forms: direct_edge.actor_for, entry_resource.ACTOR, scripts/restore_entry.py, the local stack.
+_VIAS = (
+    ("stepfunctions:", "state machine"),
+    ("direct:", "direct invocation"),
+    ("cloudformation", "deploy"),
+    ("operator:", "restore"),
+    ("local-stack", "local stack"),
+)
 
 
 def parse_idempotency_key(header: str) -> str:

@@ -85,6 +85,7 @@ class WriteRequest(NamedTuple):
     actor: str
     token: str
     request_id: str
+    reason: str = ""  # why; stored with the change ("" for none given), never a stale reason of an earlier one
 
 
 class RecentWrite(NamedTuple):
@@ -106,6 +107,7 @@ class Entry(NamedTuple):
     incarnation: str | None = None
     updated_at: str | None = None
     updated_by: str | None = None
+    reason: str | None = None
     previous_is_paused: bool | None = None
     leases: Mapping[str, int] = MappingProxyType({})  # never mutated: one empty default for all
     recent: tuple[RecentWrite, ...] = ()
@@ -334,7 +336,7 @@ def _change_expression() -> str:
         "SET "
         + ", ".join(shifts)
         + ", w0 = :write, w0v = if_not_exists(#version, :zero) + :one, w0o = if_not_exists(is_paused, :none), "
-        "is_paused = :paused, updated_at = :now, updated_by = :actor, "
+        "is_paused = :paused, updated_at = :now, updated_by = :actor, reason = :reason, "
         "incarnation = if_not_exists(incarnation, :incarnation), #version = if_not_exists(#version, :zero) + :one"
     )
 
@@ -352,6 +354,7 @@ def _change_values(write: WriteRequest, is_paused: bool) -> dict[str, Any]:
         ":one": {"N": "1"},
         ":now": {"S": now},
         ":actor": {"S": write.actor},
+        ":reason": {"S": write.reason},
         ":token": {"S": token_hash(write.token)},
         ":incarnation": {"S": new_incarnation(clock())},
         ":write": {"M": _recent_write_map(write, is_paused, now)},
@@ -475,6 +478,7 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
         incarnation=incarnation if isinstance(incarnation, str) and validators.is_incarnation(incarnation) else None,
         updated_at=item.get("updated_at", {}).get("S"),
         updated_by=item.get("updated_by", {}).get("S"),
+        reason=item.get("reason", {}).get("S"),
         previous_is_paused=recent[0].previous_is_paused if recent and recent[0].version == version else None,
         leases=leases,
         recent=recent,

@@ -82,6 +82,7 @@ def test_the_url_can_come_from_the_environment(
         "custom-domain-without-region",
     ],
 )
+@pytest.mark.usefixtures("aws_credentials")  # no region anywhere, and no instance metadata to ask for one
 def test_usage_errors_exit_2_with_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...], message: str
 ) -> None:

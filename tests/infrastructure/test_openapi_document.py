@@ -40,7 +40,13 @@ def _template_routes() -> set[tuple[str, str]]:
 
 def test_the_document_and_the_template_have_the_same_operations(document: dict[str, Any]) -> None:
     assert _document_routes(document) == _template_routes()
-    assert _template_routes() == {("/scheduler", "get"), ("/scheduler", "head"), ("/scheduler", "patch")}
+    assert _template_routes() == {
+        ("/scheduler", "get"),
+        ("/scheduler", "head"),
+        ("/scheduler", "patch"),
+        ("/scheduler/status", "get"),
+        ("/scheduler/status", "head"),
+    }
 
 
 def test_the_document_requires_iam_like_the_template(document: dict[str, Any]) -> None:

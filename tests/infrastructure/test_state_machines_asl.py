@@ -255,11 +255,31 @@ def test_an_execution_input_forging_an_api_gateway_identity_sets_only_is_paused(
 
     assert output(execution)["is_paused"] is True
     assert [sorted(payload) for payload in function.payloads] == [
-        ["caller", "idempotency_key", "if_match", "is_paused"]
+        ["caller", "idempotency_key", "if_match", "is_paused", "reason"]
     ]
     item = item_now(dynamodb)
     assert item["updated_by"]["S"] == f"stepfunctions:{execution['executionArn']}"
+    assert item["reason"] == {"S": ""}  # none given
     assert "admin" not in json.dumps(item)
+
+
+def test_set_scheduler_pause_passes_its_inputs_reason_onto_the_item(
+    start: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
+) -> None:
+    execution = start("SetSchedulerPauseStateMachine", {"is_paused": True, "reason": "migrating the database"})
+
+    assert output(execution)["is_paused"] is True
+    assert item_now(dynamodb)["reason"] == {"S": "migrating the database"}
+
+
+def test_a_reason_the_function_refuses_fails_the_execution_and_writes_nothing(
+    start: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
+) -> None:
+    execution = start("SetSchedulerPauseStateMachine", {"is_paused": True, "reason": "two\nlines"})
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "InvalidSchedulerUpdate"
+    assert item_now(dynamodb) == scheduler_entry
 
 
 def test_set_scheduler_pause_passes_if_match_and_a_stale_one_fails_writing_nothing(
@@ -327,6 +347,10 @@ def test_maintenance_window_pauses_waits_and_resumes(
     assert item["is_paused"] == {"BOOL": False}
     assert item["version"] == {"N": "3"}  # its own pause and resume, nothing else
     assert "leases" not in item
+    # Each step states why, naming the execution.
+    name = execution["executionArn"].rsplit(":", 1)[-1]
+    assert {payload["reason"] for payload in function.payloads} == {f"maintenance window {name}"}
+    assert item["reason"] == {"S": f"maintenance window {name}"}
 
 
 def test_maintenance_window_leaves_an_earlier_pause_by_hand_alone(

@@ -6,34 +6,20 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import requests
 
-from local_stack.template import load_template
+from local_stack.change_events import detail_of, passes_the_filter
 from tests.integration.conftest import TABLE_NAME, LocalStack
-from tests.pipes_template import render
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_entry")]
 
 
-def pipe() -> dict[str, Any]:
-    properties: dict[str, Any] = load_template()["Resources"]["PauseChangeEvents"]["Properties"]
-    return properties
-
-
-def passes_the_filter(record: dict[str, Any]) -> bool:
-    from moto.events.models import EventPattern
-
-    filters = pipe()["SourceParameters"]["FilterCriteria"]["Filters"]
-    return any(EventPattern.load(entry["Pattern"]).matches_event(cast(Any, record)) for entry in filters)
-
-
 def shaped(record: dict[str, Any], stage: str = "dev") -> Any:
-    """The pipe's input template applied to a record, as tests/pipes_template.py says Pipes renders it."""
-    template: str = pipe()["TargetParameters"]["InputTemplate"]["Fn::Sub"].replace("${Stage}", stage)
-    return json.loads(render(template, record))
+    """The pipe's input template applied to a record, as local_stack/pipes_template.py says Pipes renders it."""
+    return detail_of(record, stage)
 
 
 def stream_records(stack: LocalStack, iterator: str, count: int) -> list[dict[str, Any]]:
@@ -78,7 +64,7 @@ def latest_iterator(stack: LocalStack) -> str:
 
 def test_flips_pass_the_filter_and_repeats_do_not(local_stack: LocalStack, http: requests.Session) -> None:
     iterator = latest_iterator(local_stack)
-    pause = http.patch(local_stack.url, json={"is_paused": True})
+    pause = http.patch(local_stack.url, json={"is_paused": True}, headers={"Scheduler-Reason": "caf%C3%A9 closed"})
     http.patch(local_stack.url, json={"is_paused": True})  # repeats the value
     resume = http.patch(local_stack.url, json={"is_paused": False})
 
@@ -93,6 +79,8 @@ def test_flips_pass_the_filter_and_repeats_do_not(local_stack: LocalStack, http:
     assert paused["updated_at"] == records[0]["dynamodb"]["NewImage"]["updated_at"]["S"]
     assert paused["updated_by"] == records[0]["dynamodb"]["NewImage"]["updated_by"]["S"]
     assert paused["stage"] == "dev"
+    assert paused["reason"] == "café closed"  # percent-decoded by the function, as the item stores it
+    assert resumed["reason"] == ""  # none given: the earlier change's reason is not carried on
     assert (resumed["is_paused"], resumed["previous_is_paused"]) == (False, True)
     assert resumed["version"] == int(resume.headers["ETag"].strip('"').split(".")[0])
 
