@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SCAN_VENV := .venv-scan
 BROKER_VENV := .venv-broker
 MUTATE_VENV := .venv-mutate
-.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions clean
+.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions screenshot clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
 ENV ?= default
@@ -119,6 +119,9 @@ e2e: install  ## the HTTP contract against a deployed stack, signed through the 
 	  echo "make e2e needs STACK=<a deployed stack's name> (and AWS credentials that may call its API: PROFILE=... or the environment)." >&2; \
 	  exit 2; fi
 	STACK="$(STACK)" $(if $(PROFILE),AWS_PROFILE="$(PROFILE)") $(PY) -m pytest tests/e2e
+
+screenshot: install  ## docs/console.png: the console, paused, in headless Chromium against the local stack
+	CONSOLE_SCREENSHOT=docs/console.png $(PY) -m pytest tests/integration/test_console_in_a_browser.py -k shows_the_state
 
 clean:  ## remove what the targets made (keeps .local/, the local database)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .mutate .mutate-rules

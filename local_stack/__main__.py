@@ -71,10 +71,12 @@ class DataPlane:
             _mqtt_port_free(mqtt_port)
         self.broker = LocalBroker(data_dir / "broker", mqtt_port)
         self.url = self.broker.url()
+        self.data_dir = data_dir
 
     def start(self, database: DynamoDBLocal) -> None:
         from werkzeug.serving import make_server
 
+        from local_stack.change_events import ChangeLog
         from local_stack.dynamodb_local import free_port
         from local_stack.iot_data import BrokerStore, wsgi_app
         from local_stack.push_feed import PushFeed
@@ -83,7 +85,13 @@ class DataPlane:
         self.store = BrokerStore("127.0.0.1", self.broker.port)
         self.store.wait_connected(10)
         data_port = free_port()
-        self.server = make_server("127.0.0.1", data_port, wsgi_app(self.store), threaded=True)
+        from werkzeug.serving import WSGIRequestHandler
+
+        class Quiet(WSGIRequestHandler):
+            def log_request(self, *_args: object) -> None:  # the publisher logs its publishes itself
+                pass
+
+        self.server = make_server("127.0.0.1", data_port, wsgi_app(self.store), threaded=True, request_handler=Quiet)
         self.serving = threading.Thread(target=self.server.serve_forever, name="iot-data", daemon=True)
         self.serving.start()
         os.environ.update({"PUSH_TOPIC": TOPIC, "IOT_DATA_ENDPOINT": f"http://127.0.0.1:{data_port}"})
@@ -99,6 +107,7 @@ class DataPlane:
             TABLE_NAME,
             publish=lambda event: stream_edge.handler(event, None),
             repair=lambda: repair_edge.handler({"action": "repair"}, None),
+            observe=ChangeLog(self.data_dir).record,
         ).start()
 
     def stop(self) -> None:
@@ -129,7 +138,7 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | N
     with DynamoDBLocal(data_dir, dynamodb_port) as database:
         prepare_database(database)
         plane.start(database)
-        (data_dir / "endpoint").write_text(database.endpoint_url)
+        (data_dir / "endpoint").write_text(database.endpoint_url)  # make invoke's; history reads changes.jsonl here
         serving = threading.Thread(target=server.serve_forever, name="gateway")
         serving.start()
         url = f"http://127.0.0.1:{port}/scheduler/"

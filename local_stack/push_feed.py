@@ -21,8 +21,8 @@ RECORD_ATTEMPTS = 3
 
 
 class PushFeed:
-    """A thread that reads every shard of the table's stream (from now on) and runs the repair at start and every
-    ``repair_every`` seconds."""
+    """A thread that reads every shard of the table's stream (from now on), shows each record to ``observe`` (the
+    local audit log) and to ``publish``, and runs the repair at start and every ``repair_every`` seconds."""
 
     def __init__(  # noqa: PLR0913 - the two clients, the table, the two actions, and the two rhythms
         self,
@@ -32,11 +32,12 @@ class PushFeed:
         *,
         publish: Callable[[dict[str, Any]], Any],
         repair: Callable[[], Any],
+        observe: Callable[[dict[str, Any]], Any] = lambda record: None,
         poll_seconds: float = 0.05,
         repair_every: float = 60.0,
     ) -> None:
         self.dynamodb, self.streams, self.table = dynamodb, streams, table
-        self.publish, self.repair = publish, repair
+        self.publish, self.repair, self.observe = publish, repair, observe
         self.poll_seconds, self.repair_every = poll_seconds, repair_every
         self.delivered = 0
         self._stop = threading.Event()
@@ -85,6 +86,7 @@ class PushFeed:
                 self._adopt_new_shards()
 
     def _deliver(self, record: dict[str, Any]) -> None:
+        self._safely(lambda: self.observe(record), "recording the change")  # once, whatever the publish does
         event = {"Records": [{**record, "eventSourceARN": self._arn}]}
         for attempt in range(RECORD_ATTEMPTS):
             try:

@@ -171,9 +171,8 @@ def api_event(
     event["requestContext"]["httpMethod"] = method
     event["path"] = path
     # The gateway names the resource that matched: ours, or the catch-all that answers 404.
-    event["resource"] = event["requestContext"]["resourcePath"] = (
-        "/scheduler" if path in ("/scheduler", "/scheduler/") else "/{proxy+}"
-    )
+    resources = {"/scheduler": "/scheduler", "/scheduler/status": "/scheduler/status"}
+    event["resource"] = event["requestContext"]["resourcePath"] = resources.get(path.rstrip("/"), "/{proxy+}")
     event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
     if body is None:
         event["body"], event["isBase64Encoded"] = None, False

@@ -8,6 +8,7 @@ arrives. Nothing here does I/O.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -89,23 +90,37 @@ def check_patch_media_type(content_type: str | None) -> None:
 def parse_reason(value: str | None, *, header: bool) -> str:
     """Why a change is made: at most MAX_REASON_LENGTH characters of text, no control characters; "" when none
     is given. The header form (``Scheduler-Reason``) is percent-encoded UTF-8 (RFC 3986), so any text survives
-    HTTP's Latin-1 headers and SigV4's canonical form; plain ASCII without ``%`` reads as itself."""
+    HTTP's Latin-1 headers and SigV4's canonical form; printable ASCII other than ``%`` reads as itself. The
+    header's grammar is openapi.yaml's SchedulerReason pattern, and a test holds the two together."""
     if value is None:
         return ""
     name = "The Scheduler-Reason header" if header else 'Field "reason"'
-    text = value
-    if header:
-        from urllib.parse import unquote
-
-        try:
-            text = unquote(value.strip(), errors="strict")
-        except UnicodeDecodeError:
-            raise InvalidSchedulerUpdate(f"{name} is not percent-encoded UTF-8 text.") from None
+    text = _decoded_header(value.strip(_OPTIONAL_WHITE_SPACE), name) if header else value
     if len(text) > MAX_REASON_LENGTH:
         raise InvalidSchedulerUpdate(f"{name} is {len(text)} characters long; at most {MAX_REASON_LENGTH} are allowed.")
     if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
         raise InvalidSchedulerUpdate(f"{name} holds a control character: one line of text, without tabs or newlines.")
     return text
+
+
+def _decoded_header(value: str, name: str) -> str:
+    from urllib.parse import unquote
+
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise InvalidSchedulerUpdate(f"{name} holds a control character: one line of text, without tabs or newlines.")
+    # unquote would pass a stray % or raw non-ASCII through; both would make one text readable two ways.
+    if not value.isascii() or _STRAY_PERCENT.search(value):
+        raise InvalidSchedulerUpdate(
+            f"{name} is not percent-encoded UTF-8 text: encode what is not printable ASCII, and % as %25."
+        )
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidSchedulerUpdate(f"{name} is not percent-encoded UTF-8 text.") from None
+
+
+_OPTIONAL_WHITE_SPACE = " \t"  # RFC 9110 section 5.6.3
+_STRAY_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
 
 
 def via_of(updated_by: str | None) -> str:

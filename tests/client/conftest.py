@@ -48,6 +48,26 @@ def state_answer(is_paused: bool, version: int, status: int = 200) -> Answer:
     )
 
 
+def status_answer(is_paused: bool, version: int, **fields: object) -> Answer:
+    """What the service answers GET /scheduler/status with (docs/api.md, The status view)."""
+    import json
+
+    document = {
+        "is_paused": is_paused,
+        "etag": etag(version, is_paused),
+        "version": version,
+        "updated_at": "2026-11-29T08:00:00+00:00",
+        "updated_by": "arn:aws:sts::123456789012:assumed-role/Operator/alice",
+        "via": "api",
+        "reason": None,
+        "windows": [],
+        "stage": "prod",
+        **fields,
+    }
+    answer = state_answer(is_paused, version)
+    return Answer(200, json.dumps(document), answer.headers)
+
+
 class ScriptedServer:
     """Answers requests in order from ``answers`` (the last one repeats); ``received`` holds what came in."""
 

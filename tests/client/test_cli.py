@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scheduler_client.cli import main
-from tests.client.conftest import Answer, ScriptedServer, etag, state_answer
+from tests.client.conftest import Answer, ScriptedServer, etag, state_answer, status_answer
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -23,13 +23,45 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_status_prints_one_line(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
-    server.play(state_answer(True, 7))
-    assert run(capsys, "status", "--url", server.url) == (0, "paused (version 7, since 2026-11-29 08:00:00 UTC)\n", "")
+def test_status_prints_who_when_why_and_the_windows(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    server.play(
+        status_answer(
+            True,
+            7,
+            reason="migrating the orders schema",
+            windows=[
+                {
+                    "name": "nightly-42",
+                    "execution": "arn:aws:states:eu-west-1:123456789012:execution:MaintenanceWindow:nightly-42",
+                    "until": "2026-11-29T09:30:00+00:00",
+                }
+            ],
+        )
+    )
+    assert run(capsys, "status", "--url", server.url) == (
+        0,
+        "paused (version 7, since 2026-11-29 08:00:00 UTC)\n"
+        "changed by arn:aws:sts::123456789012:assumed-role/Operator/alice via api, at 2026-11-29 08:00:00 UTC\n"
+        "reason: migrating the orders schema\n"
+        "held by maintenance window nightly-42 until 2026-11-29 09:30:00 UTC\n",
+        "",
+    )
+    assert server.received[0].path.endswith("/scheduler/status")
+
+
+def test_status_without_a_reason_says_none_was_given(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.play(status_answer(False, 8, updated_by="cloudformation", via="deploy"))
+    out = run(capsys, "status", "--url", server.url)[1]
+    assert out.splitlines()[1:] == [
+        "changed by cloudformation via deploy, at 2026-11-29 08:00:00 UTC",
+        "reason: none given",
+    ]
 
 
 def test_status_json(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
-    server.play(state_answer(False, 8))
+    server.play(status_answer(False, 8, reason="caf\u00e9 closed"))
     code, out, _ = run(capsys, "--json", "status", "--url", server.url)
     assert code == 0
     assert json.loads(out) == {
@@ -37,7 +69,30 @@ def test_status_json(server: ScriptedServer, capsys: pytest.CaptureFixture[str])
         "etag": etag(8, False),
         "version": 8,
         "last_modified": "2026-11-29T08:00:00+00:00",
+        "updated_at": "2026-11-29T08:00:00+00:00",
+        "updated_by": "arn:aws:sts::123456789012:assumed-role/Operator/alice",
+        "via": "api",
+        "reason": "caf\u00e9 closed",
+        "windows": [],
+        "stage": "prod",
     }
+
+
+@pytest.mark.parametrize("refusal", [403, 404])
+def test_status_falls_back_to_the_plain_state_where_the_view_is_refused(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], refusal: int
+) -> None:
+    # A node's credentials (the node policy does not grant the view), or a stack deployed before it existed.
+    server.play(
+        Answer(refusal, "Forbidden" if refusal == 403 else "Not Found", {"Content-Type": "text/plain"}),
+        state_answer(True, 7),
+    )
+    assert run(capsys, "status", "--url", server.url) == (
+        0,
+        "paused (version 7, since 2026-11-29 08:00:00 UTC)\n",
+        f"(who, when and why: /scheduler/status answered {refusal})\n",
+    )
+    assert [r.path.rsplit("/scheduler", 1)[1] for r in server.received] == ["/status", "/"]
 
 
 def test_the_url_can_come_from_the_environment(
@@ -211,9 +266,11 @@ def test_stack_reads_the_api_url_output(
 ) -> None:
     cloudformation.play(describe_stacks_answer(server.url))
     server.play(state_answer(True, 7))
-    code = run(capsys, "status", "--stack", "scheduler-prod", "--region", "eu-west-1")
+    code = run(capsys, "--json", "status", "--stack", "scheduler-prod", "--region", "eu-west-1")
     cloudformation.close()
-    assert code == (0, "paused (version 7, since 2026-11-29 08:00:00 UTC)\n", "")
+    assert code[0] == 0
+    assert json.loads(code[1])["etag"] == etag(7, True)
+    assert server.received[0].path == "/Prod/scheduler/status"
     request = cloudformation.received[0]
     assert b"Action=DescribeStacks" in request.body
     assert b"StackName=scheduler-prod" in request.body

@@ -512,7 +512,9 @@ def test_a_read_timeout_may_have_delivered_the_write(fake_time: FakeTime) -> Non
         Unreachable("connection refused", maybe_delivered=False),
     ]
 
-    def send(method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> Any:
+    def send(
+        method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True, url: str | None = None
+    ) -> Any:
         raise answers.pop(0)  # type: ignore[misc]
 
     client._send = send  # type: ignore[method-assign]
@@ -538,7 +540,9 @@ class BlackHole:
         self.fake_time = fake_time
         self.timeout = client.timeout
 
-    def __call__(self, method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> Any:
+    def __call__(
+        self, method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True, url: str | None = None
+    ) -> Any:
         self.attempts.append((self.fake_time.now, method))
         self.fake_time.now += self.timeout
         raise Unreachable(f"{method}: timed out", maybe_delivered=False)
@@ -566,12 +570,14 @@ def test_pause_shares_one_budget_between_its_read_and_its_write(fake_time: FakeT
     real_send = client._send
     calls: list[str] = []
 
-    def slow(method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> Any:
+    def slow(
+        method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True, url: str | None = None
+    ) -> Any:
         calls.append(method)
         fake_time.now += 8.0 if method == "PATCH" else 7.0
         if method == "PATCH":
             raise Unreachable("PATCH: connect timed out", maybe_delivered=False)
-        return real_send(method, headers, body, signed=signed)
+        return real_send(method, headers, body, signed=signed, url=url)
 
     server.play(state_answer(False, 4))
     client._send = slow  # type: ignore[method-assign]

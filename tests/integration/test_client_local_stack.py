@@ -44,7 +44,9 @@ def test_status_in_words_and_in_json(local_stack: LocalStack, fresh_entry: dict[
     words = scheduler("status", url=local_stack.url)
     assert (words.returncode, words.stdout, words.stderr) == (
         0,
-        "resumed (version 1, since 2026-01-01 00:00:01 UTC)\n",
+        "resumed (version 1, since 2026-01-01 00:00:01 UTC)\n"
+        "changed by test-setup via api, at 2026-01-01 00:00:00 UTC\n"
+        "reason: none given\n",
         "",
     )
     as_json = scheduler("status", "--json", url=local_stack.url)
@@ -53,7 +55,21 @@ def test_status_in_words_and_in_json(local_stack: LocalStack, fresh_entry: dict[
         "etag": tag(1, False),
         "version": 1,
         "last_modified": "2026-01-01T00:00:01+00:00",  # the first whole second after the write
+        "updated_at": "2026-01-01T00:00:00+00:00",
+        "updated_by": "test-setup",
+        "via": "api",
+        "reason": None,
+        "windows": [],
+        "stage": "local",
     }
+
+
+def test_status_shows_the_reason_a_write_gave(local_stack: LocalStack, fresh_entry: dict[str, Any]) -> None:
+    scheduler("pause", "--reason", "incident 4711: caf\u00e9 queue", url=local_stack.url)
+    words = scheduler("status", url=local_stack.url).stdout.splitlines()
+    assert words[0].startswith("paused (version 2, since ")
+    assert words[1:] == [words[1], "reason: incident 4711: caf\u00e9 queue"]
+    assert words[1].startswith("changed by anonymous via api, at ")
 
 
 def test_pause_then_pause_again_writes_once(local_stack: LocalStack, fresh_entry: dict[str, Any]) -> None:
@@ -74,7 +90,11 @@ def test_resume_json_prints_what_status_prints(local_stack: LocalStack, fresh_en
     status = json.loads(scheduler("status", "--json", url=local_stack.url).stdout)
     answer = json.loads(resumed.stdout)
     # Last-Modified moves to the next whole second once the write's own second has passed (docs/api.md).
-    assert {**answer, "last_modified": None} == {**status, "last_modified": None, "written": True}
+    assert {**answer, "last_modified": None} == {
+        **{key: status[key] for key in ("is_paused", "etag", "version")},
+        "last_modified": None,
+        "written": True,
+    }
     assert json.loads(resumed.stdout)["is_paused"] is False
     assert stored(local_stack) == (False, 3)
 

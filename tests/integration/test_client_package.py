@@ -1,5 +1,5 @@
 """`pip install ./client` works anywhere: the wheel pip builds holds the typed package, the `scheduler`
-console script, botocore as its only dependency and Python >= 3.11."""
+console script, the console's page, botocore as its only dependency and Python >= 3.11."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ def test_the_wheel_is_typed_has_the_cli_and_needs_only_botocore_and_paho_mqtt(tm
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         entry_points = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert "scheduler_client/py.typed" in names
-    modules = ("client", "watcher", "push", "testing", "cli", "signing", "errors")
+    modules = ("client", "watcher", "push", "testing", "cli", "signing", "errors", "history", "console")
     assert {f"scheduler_client/{m}.py" for m in modules} <= names
+    # scheduler console's page ships in the package: no build step, nothing fetched at run time.
+    page = ("index.html", "console.js", "console.css")
+    assert {f"scheduler_client/console_static/{name}" for name in page} <= names
     assert not any(name.startswith("tests/") for name in names)
     assert "Name: scheduler-client" in metadata
     assert "Requires-Python: >=3.11" in metadata

@@ -2,6 +2,9 @@
 
   scheduler status|pause|resume|watch|check [--url URL | --stack NAME] [--profile P] [--region R] [--json]
   scheduler watch [--push URL] [--interval S]   push first (--push, $SCHEDULER_PUSH_URL or the stack's PushUrl)
+  scheduler pause|resume [--reason TEXT] [--if-match ETAG]
+  scheduler history [--since 24h]              the changes: who, when, old -> new, why, through what
+  scheduler console [--open]                   a page for operators on 127.0.0.1; its URL is the first line
 
 Exit codes: 0 done; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition failed
 (someone changed the switch since the ETag given: nothing written); 4 unreachable or not authorised;
@@ -14,6 +17,7 @@ command at most 20 seconds in all, or one attempt if that is longer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 from scheduler_client.client import SchedulerClient
@@ -29,8 +34,17 @@ from scheduler_client.errors import (
     Forbidden,
     OutcomeUnknown,
     PreconditionFailed,
+    RequestRefused,
     SchedulerError,
     Unreachable,
+)
+from scheduler_client.history import (
+    LOCAL_CHANGES,
+    Change,
+    audit_log_changes,
+    local_changes,
+    parse_since,
+    since_moment,
 )
 from scheduler_client.signing import RegionUnknown, is_loopback
 from scheduler_client.state import SchedulerState, flipped_tag, format_time
@@ -82,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--if-match", metavar="ETAG", help="only if the switch is still at this ETag (scheduler status --json)"
         )
+        command.add_argument("--reason", help="why: stored with the change, shown by status and history (256 chars)")
     watch = commands.add_parser("watch", parents=[common], help="a line per change, until Ctrl-C")
     watch.add_argument(
         "--push",
@@ -93,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=positive_seconds, default=2.0, help="seconds between polls when polling (default 2)"
     )
     commands.add_parser("check", parents=[common], help="smoke test of a deployed stack; changes nothing")
+    changes = _Parser(
+        add_help=False, argument_default=argparse.SUPPRESS
+    )  # where history and the console read the changes
+    changes.add_argument(
+        "--log-group", help="the audit log group (default: the stack's PauseChangeAuditLogName output)"
+    )
+    changes.add_argument(
+        "--local-changes",
+        metavar="FILE",
+        help=f"the local stack's records (default for a loopback URL: {LOCAL_CHANGES})",
+    )
+    history = commands.add_parser("history", parents=[common, changes], help="the switch's changes: who, when, why")
+    history.add_argument("--since", default="24h", help="how far back: 30m, 24h (default), 7d")
+    console = commands.add_parser("console", parents=[common, changes], help="a page for operators, on 127.0.0.1")
+    console.add_argument("--open", action="store_true", help="open it in the browser")
+    console.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
     return parser
 
 
@@ -212,7 +243,21 @@ def show(arguments: argparse.Namespace, state: SchedulerState, line: str | None 
 
 
 def status(client: SchedulerClient, arguments: argparse.Namespace) -> int:
-    show(arguments, client.get())
+    """The status view: the state, who changed it, when, through what and why, the windows. Credentials that may
+    not read it (a node's), or a stack deployed before it existed, get the plain state, and are told so."""
+    try:
+        view = client.status()
+    except (Forbidden, RequestRefused) as error:
+        if error.status not in (403, 404):
+            raise
+        show(arguments, client.get())
+        if not getattr(arguments, "json", False):
+            print(f"(who, when and why: /scheduler/status answered {error.status})", file=sys.stderr)
+        return OK
+    if getattr(arguments, "json", False):
+        print(json.dumps(view.to_json()))
+    else:
+        print(view.describe())
     return OK
 
 
@@ -226,7 +271,10 @@ def resume(client: SchedulerClient, arguments: argparse.Namespace) -> int:
 
 def set_switch(client: SchedulerClient, arguments: argparse.Namespace, value: bool) -> int:
     """Write only if the switch differs (and, with --if-match, only at that version); say which happened."""
-    outcome = client.ensure(value, if_match=quoted_tag(arguments.if_match))
+    try:
+        outcome = client.ensure(value, if_match=quoted_tag(arguments.if_match), reason=arguments.reason)
+    except ValueError as error:  # a reason the service would refuse: nothing was sent
+        raise UsageError(f"--reason: {error}") from None
     word = "paused" if value else "resumed"
     line = None if outcome.written else f"already {word}, nothing written: {outcome.state.describe()}"
     show(arguments, outcome.state, line, written=outcome.written)
@@ -307,6 +355,69 @@ def _watch_printer(arguments: argparse.Namespace, watcher: PauseWatcher) -> Call
                 print(f"{format_time(now)}  {state.describe()}  [{status.value}, {known}]", flush=True)
 
     return emit
+
+
+def history_command(client: SchedulerClient, arguments: argparse.Namespace) -> int:
+    """Each change since --since: the time, who, old -> new, the reason, through what; oldest first."""
+    try:
+        since = since_moment(parse_since(arguments.since))
+    except ValueError as error:
+        raise UsageError(f"--since: {error}") from None
+    changes = read_history(client, arguments, since)
+    if getattr(arguments, "json", False):
+        print(json.dumps([change.to_json() for change in changes]))
+    elif not changes:
+        print(f"no change since {format_time(since)}")
+    else:
+        for change in changes:
+            print(change.describe())
+    return OK
+
+
+def read_history(client: SchedulerClient, arguments: argparse.Namespace, since: datetime) -> list[Change]:
+    """The audit log's changes (the local stack's records for a loopback URL)."""
+    local = getattr(arguments, "local_changes", None)
+    if local or (is_loopback(client.url) and not getattr(arguments, "log_group", None)):
+        return local_changes(Path(local or LOCAL_CHANGES), since)
+    log_group = getattr(arguments, "log_group", None)
+    if not log_group and getattr(arguments, "stack", None):
+        log_group = outputs_of(arguments).get("PauseChangeAuditLogName")
+    if not log_group:
+        raise UsageError("history reads the audit log: give --stack NAME or --log-group NAME")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        logs = client.session.create_client("logs", region_name=getattr(arguments, "region", None) or _region(client))
+        return audit_log_changes(logs, log_group, since)
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise Forbidden(f"the audit log {log_group}: {message}") from error
+    except BotoCoreError as error:
+        raise Unreachable(f"the audit log {log_group}: {error}") from error
+
+
+def _region(client: SchedulerClient) -> str | None:
+    from scheduler_client.signing import region_from_url
+
+    return region_from_url(client.url) or client.session.get_config_variable("region")
+
+
+def console_command(client: SchedulerClient, arguments: argparse.Namespace) -> int:
+    """Serve the operators' page on 127.0.0.1 until Ctrl-C; its URL, with its secret, is the first line."""
+    from scheduler_client.console import Console
+
+    def history(since: datetime) -> list[Change]:
+        return read_history(client, arguments, since)
+
+    with Console(client, history=history, port=arguments.port) as served:
+        print(served.url, flush=True)
+        if arguments.open:
+            import webbrowser
+
+            webbrowser.open(served.url)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
+            wait_for_ctrl_c()
+    return OK
 
 
 @dataclass
@@ -405,6 +516,8 @@ COMMANDS: dict[str, Callable[[SchedulerClient, argparse.Namespace], int]] = {
     "resume": resume,
     "watch": watch,
     "check": check,
+    "history": history_command,
+    "console": console_command,
 }
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import quote
 
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -28,11 +30,12 @@ from scheduler_client.errors import (
 )
 from scheduler_client.retry import NO_RETRY, Budget, RetryPolicy, is_retryable, parse_retry_after
 from scheduler_client.signing import RequestSigner, is_loopback, resolve_region
-from scheduler_client.state import SchedulerState, parse_http_date, same_version
+from scheduler_client.state import SchedulerState, StatusView, parse_http_date, same_version
 
 # pause()/resume() re-read and retry after a 412 this many times: enough for operators racing each other,
 # bounded so that a switch flipped in a loop by someone else ends in an error rather than a spin.
 CONDITIONAL_WRITE_ATTEMPTS = 5
+MAX_REASON_LENGTH = 256
 # Answers after which a write may have landed although the client never saw it land: the gateway gave up
 # waiting for the function (502, 504), or the connection broke after the request was sent.
 AMBIGUOUS_STATUSES = frozenset({502, 504})
@@ -115,34 +118,44 @@ class SchedulerClient:
             return None
         return _state_of(response)
 
+    def status(self) -> StatusView:
+        """The status view (``/scheduler/status``): the state with who changed it, when, through what and why,
+        and the maintenance windows holding it. Operators' policies grant it; a node's does not."""
+        response = self._exchange("GET", {}, None, self.retry, url=status_url(self.url))
+        return StatusView.from_document(_state_of(response), _document_of(response))
+
     def set_paused(
         self,
         value: bool,
         *,
         if_match: str | None = None,
         idempotency_key: str | None = None,
+        reason: str | None = None,
         budget: Budget | None = None,
     ) -> SchedulerState:
         """Write ``is_paused`` (only if the switch is still at ``if_match``, when given) and return the state the
-        write made. One logical write: its retries carry the same Idempotency-Key, and the service answers a retry
-        of a write that landed with that write's state, so a lost answer is never written twice. When it cannot
-        tell (an attempt's answer was lost and a retry was refused or unanswered), ``OutcomeUnknown``."""
+        write made; ``reason`` says why (stored with the change: at most 256 characters, one line). One logical
+        write: its retries carry the same Idempotency-Key, and the service answers a retry of a write that landed
+        with that write's state, so a lost answer is never written twice. When it cannot tell (an attempt's answer
+        was lost and a retry was refused or unanswered), ``OutcomeUnknown``."""
         key = idempotency_key or str(uuid.uuid4())
         headers = {"Content-Type": "application/json", "Idempotency-Key": json.dumps(key)}
         if if_match is not None:
             headers["If-Match"] = if_match
+        if reason:
+            headers["Scheduler-Reason"] = encode_reason(reason)
         body = json.dumps({"is_paused": value}).encode()
         return _state_of(self._exchange("PATCH", headers, body, self.retry, budget))
 
-    def pause(self, *, if_match: str | None = None) -> SchedulerState:
+    def pause(self, *, if_match: str | None = None, reason: str | None = None) -> SchedulerState:
         """Pause unless already paused; see ``ensure``."""
-        return self.ensure(True, if_match=if_match).state
+        return self.ensure(True, if_match=if_match, reason=reason).state
 
-    def resume(self, *, if_match: str | None = None) -> SchedulerState:
+    def resume(self, *, if_match: str | None = None, reason: str | None = None) -> SchedulerState:
         """Resume unless already resumed; see ``ensure``."""
-        return self.ensure(False, if_match=if_match).state
+        return self.ensure(False, if_match=if_match, reason=reason).state
 
-    def ensure(self, value: bool, *, if_match: str | None = None) -> Outcome:
+    def ensure(self, value: bool, *, if_match: str | None = None, reason: str | None = None) -> Outcome:
         """Read, and write ``value`` only if the switch differs, conditionally on the version just read; after a
         412 (someone wrote in between) read again, at most ``CONDITIONAL_WRITE_ATTEMPTS`` times.
 
@@ -152,6 +165,8 @@ class SchedulerClient:
         """
         if if_match is not None and if_match.strip() == "*":
             if_match = None
+        if reason:
+            encode_reason(reason)  # a reason the service would refuse is refused before anything is sent
         budget = Budget(self.retry)
         for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
             current = self.get(budget=budget)
@@ -164,7 +179,8 @@ class SchedulerClient:
                 return Outcome(current, written=False)
             try:
                 # The tag just read (strong), not the caller's (perhaps W/): If-Match compares strongly.
-                return Outcome(self.set_paused(value, if_match=current.etag, budget=budget), written=True)
+                written = self.set_paused(value, if_match=current.etag, reason=reason, budget=budget)
+                return Outcome(written, written=True)
             except PreconditionFailed:
                 # Our write was refused before it was applied (an unknown outcome raises OutcomeUnknown instead):
                 # someone wrote in between. Read again, unless the caller named the version it decided on.
@@ -193,13 +209,15 @@ class SchedulerClient:
     ) -> None:
         self.close()
 
-    def _exchange(
+    def _exchange(  # noqa: PLR0913 - the request, its retry policy and budget, and where
         self,
         method: str,
         headers: dict[str, str],
         body: bytes | None,
         policy: RetryPolicy,
         budget: Budget | None = None,
+        *,
+        url: str | None = None,
     ) -> AWSResponse:
         """One logical request: attempts until an answer, a refusal, ``policy.max_attempts`` or the budget. A
         write whose earlier attempt may have landed never ends in a refusal that would read as "not written"."""
@@ -211,7 +229,7 @@ class SchedulerClient:
         while True:
             budget.attempts += 1
             try:
-                response = self._send(method, headers, body)
+                response = self._send(method, headers, body, url=url)
                 error = error_of(response)
                 if error is None:
                     return response
@@ -225,16 +243,19 @@ class SchedulerClient:
                 raise _final(error, maybe_landed)
             policy.sleep(delay)
 
-    def _send(self, method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True) -> AWSResponse:
-        request = AWSRequest(method=method, url=self.url, data=body, headers={"Accept": "application/json", **headers})
+    def _send(
+        self, method: str, headers: dict[str, str], body: bytes | None, *, signed: bool = True, url: str | None = None
+    ) -> AWSResponse:
+        target = url or self.url
+        request = AWSRequest(method=method, url=target, data=body, headers={"Accept": "application/json", **headers})
         if signed and self._signer is not None:
             self._signer.sign(request)
         try:
             return self._http.send(request.prepare())
         except BotocoreConnectionError as error:  # refused, DNS, connect timeout, proxy, TLS: nothing was sent
-            raise Unreachable(f"{method} {self.url}: no answer ({error})", maybe_delivered=False) from error
+            raise Unreachable(f"{method} {target}: no answer ({error})", maybe_delivered=False) from error
         except HTTPClientError as error:  # a read timeout or a reset after the request went out
-            raise Unreachable(f"{method} {self.url}: no answer ({error})", maybe_delivered=True) from error
+            raise Unreachable(f"{method} {target}: no answer ({error})", maybe_delivered=True) from error
 
 
 def _may_have_landed(error: SchedulerError) -> bool:
@@ -289,6 +310,29 @@ def _text_of(response: AWSResponse) -> str:
             if isinstance(message, str):
                 text = message
     return " ".join(text.split()) or f"HTTP {response.status_code} without a message"
+
+
+def status_url(url: str) -> str:
+    """The status view beside the resource: ``.../scheduler/`` gives ``.../scheduler/status``."""
+    return url.rstrip("/") + "/status"
+
+
+# Printable ASCII but "%" travels as itself; everything else percent-encoded (docs/api.md, Scheduler-Reason).
+_REASON_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) != "%")
+
+
+def encode_reason(reason: str) -> str:
+    """The Scheduler-Reason header's value for ``reason``; ValueError for one the service would refuse."""
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ValueError(f"a reason is at most {MAX_REASON_LENGTH} characters, not {len(reason)}")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in reason):
+        raise ValueError("a reason is one line of text, without control characters (tabs, newlines)")
+    return quote(reason, safe=_REASON_SAFE)
+
+
+def _document_of(response: AWSResponse) -> dict[str, Any]:
+    document: Any = json.loads(response.content)
+    return document if isinstance(document, dict) else {}
 
 
 def _state_of(response: AWSResponse) -> SchedulerState:

@@ -39,6 +39,76 @@ class SchedulerState:
         }
 
 
+@dataclass(frozen=True)
+class Window:
+    """A maintenance window whose lease holds the pause: its execution's name and ARN, and when it ends."""
+
+    name: str
+    execution: str
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """``/scheduler/status``: the state, who made it, when, through what (``via``: api, state machine, deploy,
+    ...) and why, the windows holding the pause, and the stage."""
+
+    state: SchedulerState
+    updated_at: datetime | None
+    updated_by: str | None
+    via: str
+    reason: str | None
+    windows: tuple[Window, ...]
+    stage: str | None
+
+    @classmethod
+    def from_document(cls, state: SchedulerState, document: dict[str, Any]) -> StatusView:
+        windows = tuple(
+            Window(str(w.get("name")), str(w.get("execution")), parse_iso_time(str(w.get("until"))))
+            for w in document.get("windows") or []
+            if isinstance(w, dict)
+        )
+        updated_at = document.get("updated_at")
+        return cls(
+            state=state,
+            updated_at=parse_iso_time(updated_at) if isinstance(updated_at, str) else None,
+            updated_by=_text(document.get("updated_by")),
+            via=_text(document.get("via")) or "unknown",
+            reason=_text(document.get("reason")),
+            windows=windows,
+            stage=_text(document.get("stage")),
+        )
+
+    def describe(self) -> str:
+        """Lines for people: the state, who, when and why, and the windows."""
+        lines = [self.state.describe()]
+        when = format_time(self.updated_at) if self.updated_at is not None else "an unknown time"
+        lines.append(f"changed by {self.updated_by or 'unknown'} via {self.via}, at {when}")
+        lines.append(f"reason: {self.reason}" if self.reason else "reason: none given")
+        for window in self.windows:
+            until = format_time(window.until) if window.until is not None else "?"
+            lines.append(f"held by maintenance window {window.name} until {until}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.state.to_json(),
+            "updated_at": self.updated_at.isoformat() if self.updated_at is not None else None,
+            "updated_by": self.updated_by,
+            "via": self.via,
+            "reason": self.reason,
+            "windows": [
+                {"name": w.name, "execution": w.execution, "until": w.until.isoformat() if w.until else None}
+                for w in self.windows
+            ],
+            "stage": self.stage,
+        }
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def opaque_tag(etag: str | None) -> str | None:
     """The quoted part of an entity tag, weak or strong (``W/"7"`` and ``"7"`` give ``7``)."""
     if etag is None:

@@ -1,0 +1,307 @@
+"""``scheduler console``'s server: only its own page, with this run's secret, from its own origin and host, may
+read through it or change the switch, and a change is a JSON request that names the stage and the ETag the page
+shows. Every refusal is proven to have sent nothing to the API."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from scheduler_client import SchedulerClient
+from scheduler_client.console import SECRET_HEADER, Console, stage_of
+from scheduler_client.history import Change
+from tests.client.conftest import Answer, ScriptedServer, etag, state_answer, status_answer
+
+CHANGE = Change(datetime(2026, 11, 29, 8, 0, tzinfo=UTC), True, False, 7, "alice", "incident 4711", "prod")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def history_reads() -> list[datetime]:
+    return []
+
+
+@pytest.fixture
+def console(server: ScriptedServer, clock: Clock, history_reads: list[datetime]) -> Iterator[Console]:
+    def history(since: datetime) -> list[Change]:
+        history_reads.append(since)
+        return [CHANGE]
+
+    with Console(SchedulerClient(server.url, timeout=2.0), history=history, clock=clock) as served:
+        yield served
+
+
+def request(
+    console: Console,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    secret: str | None = "",
+    host: str | None = None,
+    origin: str | None = "",
+    **headers: str,
+) -> tuple[int, dict[str, str], bytes]:
+    """A request as the page sends it, unless told otherwise ("" means the page's own value, None leaves it out)."""
+    connection = http.client.HTTPConnection("127.0.0.1", console.port, timeout=5)
+    sent = {"Host": host or f"127.0.0.1:{console.port}", **headers}
+    if secret is not None:
+        sent[SECRET_HEADER] = secret or console.secret
+    if origin is not None:
+        sent["Origin"] = origin or f"http://127.0.0.1:{console.port}"
+    connection.request(method, path, body=body, headers=sent)
+    response = connection.getresponse()
+    answer = (response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    connection.close()
+    return answer
+
+
+def switch(console: Console, document: Any, **options: Any) -> tuple[int, dict[str, Any]]:
+    options.setdefault("Content-Type", "application/json")
+    status, _, body = request(console, "POST", "/api/switch", json.dumps(document).encode(), **options)
+    return status, json.loads(body)
+
+
+PAUSE = {"is_paused": True, "reason": "incident 4711", "confirm": "prod", "if_match": etag(7, False)}
+
+
+def writes(server: ScriptedServer) -> list[str]:
+    return [r.method for r in server.received if r.method not in ("GET", "HEAD")]
+
+
+# --- where it runs -----------------------------------------------------------------------------------------
+
+
+def test_it_listens_on_loopback_only_and_its_url_carries_the_secret_in_the_fragment(console: Console) -> None:
+    assert console.server.server_address[0] == "127.0.0.1"
+    assert console.url == f"http://127.0.0.1:{console.port}/#secret={console.secret}"
+    assert len(console.secret) >= 43  # 32 random bytes
+
+
+def test_every_run_has_its_own_secret(server: ScriptedServer) -> None:
+    client = SchedulerClient(server.url, timeout=2.0)
+    with Console(client, history=lambda _: []) as one, Console(client, history=lambda _: []) as two:
+        assert one.secret != two.secret
+        assert one.port != two.port
+
+
+def test_the_page_is_served_with_a_strict_policy_and_no_cors(console: Console) -> None:
+    status, headers, body = request(console, "GET", "/", secret=None, origin=None)
+    assert status == 200
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert b"<main" in body
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["cache-control"] == "no-store"
+    assert not [name for name in headers if name.startswith("access-control-")]
+
+
+def test_only_the_pages_own_files_are_served(console: Console) -> None:
+    assert request(console, "GET", "/console.js", secret=None, origin=None)[0] == 200
+    for path in ("/../cli.py", "/console.py", "/etc/passwd", "/%2e%2e/cli.py"):
+        assert request(console, "GET", path, secret=None, origin=None)[0] == 404
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+def test_the_state_shows_the_view_the_stage_and_the_last_changes(server: ScriptedServer, console: Console) -> None:
+    server.play(status_answer(True, 7, reason="incident 4711"))
+    status, headers, body = request(console, "GET", "/api/state")
+    document = json.loads(body)
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert document["status"]["is_paused"] is True
+    assert document["status"]["reason"] == "incident 4711"
+    assert document["status"]["etag"] == etag(7, True)
+    assert document["stage"] == "prod"
+    assert document["changes"] == [CHANGE.to_json()]
+    assert server.received[0].path == "/Prod/scheduler/status"
+
+
+def test_history_is_read_again_when_the_switch_changes_or_after_half_a_minute(
+    server: ScriptedServer, console: Console, clock: Clock, history_reads: list[datetime]
+) -> None:
+    server.play(status_answer(True, 7))
+    request(console, "GET", "/api/state")
+    clock.now = 29.0
+    request(console, "GET", "/api/state")
+    assert len(history_reads) == 1
+    server.play(status_answer(False, 8))
+    request(console, "GET", "/api/state")
+    assert len(history_reads) == 2
+    clock.now = 59.5
+    request(console, "GET", "/api/state")
+    assert len(history_reads) == 3
+
+
+def test_an_unreachable_api_is_a_502_that_says_so(console: Console, server: ScriptedServer) -> None:
+    server.play(Answer(403, '{"message": "User: alice is not authorized"}', {"Content-Type": "application/json"}))
+    status, _, body = request(console, "GET", "/api/state")
+    assert status == 502
+    assert json.loads(body)["outcome"] == "error"
+
+
+# --- who may use it ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"secret": None},
+        {"secret": "guessed"},
+        {"origin": "http://evil.example"},
+        {"origin": "http://127.0.0.1:1"},  # another page on this machine
+        {"host": "evil.example"},  # DNS rebinding: a name that resolves to 127.0.0.1
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+    ids=["no secret", "wrong secret", "other origin", "other local port", "other host", "cross-site fetch"],
+)
+def test_no_other_page_user_or_process_may_read_or_change(
+    server: ScriptedServer, console: Console, refused: dict[str, Any]
+) -> None:
+    server.play(status_answer(False, 7))
+    assert request(console, "GET", "/api/state", **refused)[0] == 403
+    assert switch(console, PAUSE, **refused)[0] == 403
+    assert server.received == []
+
+
+def test_a_change_must_come_with_an_origin(server: ScriptedServer, console: Console) -> None:
+    server.play(status_answer(False, 7))
+    assert switch(console, PAUSE, origin=None) == (
+        403,
+        {"outcome": "refused", "message": "not from this console's page"},
+    )
+    assert server.received == []
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_change_is_a_json_request_only(server: ScriptedServer, console: Console, kind: str) -> None:
+    # The kinds a form or a "simple" cross-origin request can send without a preflight.
+    server.play(status_answer(False, 7))
+    status, document = switch(console, PAUSE, **{"Content-Type": kind})
+    assert (status, document["message"]) == (415, "a change is a JSON request")
+    assert server.received == []
+
+
+# --- changing the switch -----------------------------------------------------------------------------------
+
+
+def test_a_change_names_the_stage_the_reason_and_the_etag_shown(server: ScriptedServer, console: Console) -> None:
+    server.play(status_answer(False, 7), state_answer(True, 8, status=201))
+    status, document = switch(console, PAUSE)
+    assert (status, document["outcome"], document["etag"]) == (200, "written", etag(8, True))
+    assert document["message"].startswith("paused: paused (version 8")
+    patch = server.received[-1]
+    assert patch.method == "PATCH"
+    assert json.loads(patch.body) == {"is_paused": True}
+    assert (patch.headers["if-match"], patch.headers["scheduler-reason"]) == (etag(7, False), "incident 4711")
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"confirm": "staging"}, "type the stage's name, prod, to confirm"),
+        ({"confirm": None}, "type the stage's name, prod, to confirm"),
+        ({"reason": "  "}, "say why: a reason is required"),
+        ({"reason": None}, "say why: a reason is required"),
+        ({"if_match": None}, "if_match (the ETag the page shows)"),
+        ({"is_paused": "true"}, "is_paused (true or false)"),
+        ({"extra": 1}, "unexpected fields: extra"),
+        ({"reason": "two\nlines"}, "control characters"),
+    ],
+)
+def test_a_change_without_what_it_needs_is_refused_and_sends_nothing(
+    server: ScriptedServer, console: Console, change: dict[str, Any], says: str
+) -> None:
+    server.play(status_answer(False, 7))
+    status, document = switch(console, {**PAUSE, **change})
+    assert status == 400
+    assert says in document["message"]
+    assert writes(server) == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1]", b"", b"x" * 5000])
+def test_a_body_that_is_no_small_json_object_is_refused(server: ScriptedServer, console: Console, body: bytes) -> None:
+    server.play(status_answer(False, 7))
+    status, _, _ = request(console, "POST", "/api/switch", body, **{"Content-Type": "application/json"})
+    assert status == 400
+    assert server.received == []
+
+
+def test_a_stale_page_is_told_who_changed_it_and_when_never_flips(server: ScriptedServer, console: Console) -> None:
+    changed = status_answer(True, 8, updated_by="arn:aws:sts::123456789012:assumed-role/Operator/bob")
+    server.play(
+        status_answer(False, 7),
+        Answer(412, "The scheduler changed.", {"Content-Type": "text/plain", "ETag": etag(8, True)}),
+        changed,
+    )
+    status, document = switch(console, {**PAUSE, "is_paused": False, "reason": "done"})
+    assert status == 412
+    assert document["outcome"] == "stale"
+    assert document["message"] == (
+        "changed by arn:aws:sts::123456789012:assumed-role/Operator/bob at 2026-11-29 08:00:00 UTC, reload"
+    )
+    assert writes(server) == ["PATCH"]  # the one conditional write, refused; never a second
+
+
+@pytest.mark.parametrize(
+    ("url", "stage"),
+    [
+        ("https://abc.execute-api.eu-west-1.amazonaws.com/prod/scheduler/", "prod"),
+        ("https://scheduler.example.com/scheduler/", "local"),
+        ("http://127.0.0.1:3000/scheduler/", "local"),
+    ],
+)
+def test_the_stage_comes_from_the_url_when_the_view_does_not_say(url: str, stage: str) -> None:
+    assert stage_of(url) == stage
+
+
+# --- the command -------------------------------------------------------------------------------------------
+
+
+def test_the_command_prints_its_url_first_and_ctrl_c_stops_it(server: ScriptedServer) -> None:
+    server.play(status_answer(False, 7))
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "scheduler_client", "console", "--url", server.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert "/#secret=" in url
+        port = int(url.split(":")[2].split("/")[0])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/")
+        assert connection.getresponse().status == 200
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+    with pytest.raises(ConnectionRefusedError):
+        http.client.HTTPConnection("127.0.0.1", port, timeout=5).request("GET", "/")

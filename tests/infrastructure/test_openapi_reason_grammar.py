@@ -1,0 +1,84 @@
+"""openapi.yaml's grammar of the Scheduler-Reason header is the one the service reads: a value the document
+allows is accepted, and a value it forbids is refused with 400 (schemathesis holds the API to the document,
+both ways)."""
+
+from __future__ import annotations
+
+import re
+import string
+from urllib.parse import quote
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from errors import InvalidSchedulerUpdate
+from local_stack.template import PROJECT_ROOT
+from rules import parse_reason
+
+PATTERN = re.compile(
+    yaml.safe_load((PROJECT_ROOT / "openapi.yaml").read_text())["components"]["parameters"]["SchedulerReason"][
+        "schema"
+    ]["pattern"]
+)
+PRINTABLE_BUT_PERCENT = "".join(char for char in map(chr, range(0x20, 0x7F)) if char != "%")
+
+
+def accepted(value: str) -> bool:
+    try:
+        parse_reason(value, header=True)
+    except InvalidSchedulerUpdate:
+        return False
+    return True
+
+
+def no_control(text: str) -> bool:
+    import unicodedata
+
+    return all(unicodedata.category(char) not in ("Cc", "Cs") for char in text)
+
+
+reasons = st.text(st.characters(codec="utf-8"), max_size=256).filter(no_control)
+
+
+@given(reasons)
+def test_every_reason_encoded_as_the_docs_say_is_allowed_and_read_back(text: str) -> None:
+    encoded = quote(text, safe=PRINTABLE_BUT_PERCENT)
+
+    assert PATTERN.fullmatch(encoded)
+    assert parse_reason(encoded, header=True) == text.strip(" \t")
+
+
+@given(st.from_regex(PATTERN, fullmatch=True))
+def test_every_value_the_document_allows_is_accepted(value: str) -> None:
+    assert accepted(value)
+
+
+# Values near the edges: percent signs and hex digits, bytes of every UTF-8 class, controls.
+ENCODED_BYTES = [f"%{byte:02X}" for byte in range(256)] + [f"%{byte:02x}" for byte in range(0x80, 0x100)]
+near_edges = st.lists(
+    st.sampled_from(ENCODED_BYTES) | st.sampled_from(["%", "%4", "%G0", " ", "a", "\t", "\x7f", "é", "€"]),
+    max_size=300,
+).map("".join)
+
+
+@given(near_edges | st.text(string.printable + "%é€\x85", max_size=300))
+def test_the_service_accepts_exactly_what_the_document_allows(value: str) -> None:
+    assert accepted(value) == bool(PATTERN.fullmatch(value))
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("a" * 257, "257 characters long"),
+        ("50%", "not percent-encoded"),
+        ("caf\u00e9", "not percent-encoded"),
+        ("caf%C3", "not percent-encoded"),
+        ("one%0Atwo", "control character"),
+        ("%C2%85", "control character"),
+    ],
+)
+def test_a_value_the_document_forbids_is_refused_saying_why(value: str, says: str) -> None:
+    with pytest.raises(InvalidSchedulerUpdate, match=says):
+        parse_reason(value, header=True)
