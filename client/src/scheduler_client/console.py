@@ -36,7 +36,7 @@ from scheduler_client.errors import PreconditionFailed, SchedulerError
 from scheduler_client.history import Change
 from scheduler_client.state import format_time
 
-SECRET_HEADER = "Console-Secret"  # noqa: S105 - the name of a header, not a secret
+SECRET_HEADER = "Console-Secret"  # noqa: S105  # nosec B105 - the name of a header, not a secret
 STATIC = ("index.html", "console.js", "console.css")
 HISTORY_DAYS = 7
 HISTORY_SHOWN = 10
