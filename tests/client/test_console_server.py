@@ -20,7 +20,7 @@ from scheduler_client.console import SECRET_HEADER, Console, stage_of
 from scheduler_client.history import Change
 from tests.client.conftest import Answer, ScriptedServer, etag, state_answer, status_answer
 
-CHANGE = Change(datetime(2026, 11, 29, 8, 0, tzinfo=UTC), True, False, 7, "alice", "incident 4711", "prod")
+CHANGE = Change(datetime(2026, 11, 29, 8, 7, tzinfo=UTC), True, False, 7, "alice", "incident 4711", "prod")
 
 
 class Clock:
@@ -139,20 +139,50 @@ def test_the_state_shows_the_view_the_stage_and_the_last_changes(server: Scripte
     assert server.received[0].path == "/Prod/scheduler/status"
 
 
-def test_history_is_read_again_when_the_switch_changes_or_after_half_a_minute(
+def reads_at(
+    console: Console, server: ScriptedServer, clock: Clock, reads: list[datetime], plan: list[Any]
+) -> list[int]:
+    """Poll /api/state as the page does, at each (time, version) of the plan; the history reads after each."""
+    counts = []
+    for moment, version in plan:
+        clock.now = moment
+        # Each version written a minute after the one before: the history shows it once it holds that time.
+        server.play(status_answer(version % 2 == 1, version, updated_at=f"2026-11-29T08:{version:02d}:00+00:00"))
+        request(console, "GET", "/api/state")
+        counts.append(len(reads))
+    return counts
+
+
+def test_history_is_read_when_the_switch_changes_and_else_every_half_minute(
     server: ScriptedServer, console: Console, clock: Clock, history_reads: list[datetime]
 ) -> None:
-    server.play(status_answer(True, 7))
-    request(console, "GET", "/api/state")
-    clock.now = 29.0
-    request(console, "GET", "/api/state")
-    assert len(history_reads) == 1
-    server.play(status_answer(False, 8))
-    request(console, "GET", "/api/state")
-    assert len(history_reads) == 2
-    clock.now = 59.5
-    request(console, "GET", "/api/state")
-    assert len(history_reads) == 3
+    # The history shows version 7 (CHANGE); the switch is at 7: nothing to catch up.
+    plan = [(0.0, 7), (29.0, 7), (30.0, 7), (59.0, 7), (60.0, 7)]
+    assert reads_at(console, server, clock, history_reads, plan) == [1, 1, 2, 2, 3]
+
+
+def test_after_a_change_the_history_is_read_every_2_s_until_it_shows_it_for_20_s_at_most(
+    server: ScriptedServer, console: Console, clock: Clock, history_reads: list[datetime]
+) -> None:
+    # The switch moves to 8; the audit trail (still at 7) trails it. Read again every 2 s, for 20 s, then at 30 s.
+    plan = [(0.0, 7), (10.0, 8), (11.0, 8), (12.0, 8), (14.0, 8), (29.0, 8), (30.5, 8), (31.0, 8), (59.0, 8)]
+    assert reads_at(console, server, clock, history_reads, plan) == [1, 2, 2, 3, 4, 5, 5, 5, 6]
+
+
+def test_the_catching_up_ends_once_the_history_shows_the_change(
+    server: ScriptedServer, clock: Clock, history_reads: list[datetime]
+) -> None:
+    recorded = [CHANGE]
+
+    def history(since: datetime) -> list[Change]:
+        history_reads.append(since)
+        return list(recorded)
+
+    with Console(SchedulerClient(server.url, timeout=2.0), history=history, clock=clock) as console:
+        assert reads_at(console, server, clock, history_reads, [(0.0, 7), (1.0, 8)]) == [1, 2]
+        recorded.append(Change(datetime(2026, 11, 29, 8, 8, tzinfo=UTC), False, True, 8, "bob", None, "prod"))
+        plan = [(3.0, 8), (5.0, 8), (7.0, 8), (32.5, 8), (33.0, 8)]
+        assert reads_at(console, server, clock, history_reads, plan) == [3, 3, 3, 3, 4]
 
 
 def test_an_unreachable_api_is_a_502_that_says_so(console: Console, server: ScriptedServer) -> None:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from scheduler_client.client import SchedulerClient
@@ -41,6 +41,11 @@ STATIC = ("index.html", "console.js", "console.css")
 HISTORY_DAYS = 7
 HISTORY_SHOWN = 10
 HISTORY_REFRESH_SECONDS = 30.0
+# The audit trail trails a write by the stream and the pipe (seconds): after a change, read it again every
+# HISTORY_CATCH_UP_EVERY seconds until it shows the change, for HISTORY_CATCH_UP_SECONDS at most (a write that
+# repeats the value makes no record). FilterLogEvents allows 5 calls a second per account and region.
+HISTORY_CATCH_UP_SECONDS = 20.0
+HISTORY_CATCH_UP_EVERY = 2.0
 MAX_BODY = 4096
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -68,7 +73,7 @@ class Console:
         self.history = history
         self.secret = secrets.token_urlsafe(32)
         self._clock = clock or time.monotonic
-        self._history_cache: tuple[str | None, float, list[Change], str | None] | None = None
+        self._history: _History | None = None
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self.server.daemon_threads = True
@@ -93,7 +98,7 @@ class Console:
     # --- what the page asks --------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         view = self.client.status()
-        changes, history_error = self._changes(view.state.etag)
+        changes, history_error = self._changes(view.state.etag, view.updated_at)
         return {
             "status": view.to_json(),
             "stage": view.stage or stage_of(self.client.url),
@@ -132,20 +137,38 @@ class Console:
         word = "paused" if state.is_paused else "resumed"
         return 200, {"outcome": "written", "message": f"{word}: {state.describe()}", "etag": state.etag}
 
-    def _changes(self, etag: str | None) -> tuple[list[Change], str | None]:
-        """The last week's changes, read again when the switch changed or every half minute."""
+    def _changes(self, etag: str | None, updated_at: datetime | None) -> tuple[list[Change], str | None]:
+        """The last week's changes: read again when the switch changed (and until they show it), or every half
+        minute."""
         now = self._clock()
         with self._lock:
-            cached = self._history_cache
-        if cached is not None and cached[0] == etag and now - cached[1] < HISTORY_REFRESH_SECONDS:
-            return cached[2], cached[3]
+            cached = self._history
+        if cached is not None and not cached.due(etag, updated_at, now):
+            return cached.changes, cached.error
         try:
             changes, error = self.history(datetime.now(UTC) - timedelta(days=HISTORY_DAYS)), None
         except SchedulerError as failure:
             changes, error = [], failure.message
+        changed_at = cached.changed_at if cached is not None and cached.etag == etag else now
         with self._lock:
-            self._history_cache = (etag, now, changes, error)
+            self._history = _History(etag, changed_at, now, changes, error)
         return changes, error
+
+
+class _History(NamedTuple):
+    etag: str | None  # of the switch when the history was read
+    changed_at: float  # when the console first saw that etag
+    read_at: float
+    changes: list[Change]
+    error: str | None
+
+    def due(self, etag: str | None, updated_at: datetime | None, now: float) -> bool:
+        if etag != self.etag:
+            return True
+        newest = self.changes[-1].time if self.changes else None  # oldest first
+        behind = updated_at is not None and (newest is None or newest < updated_at)
+        catching_up = behind and now - self.changed_at < HISTORY_CATCH_UP_SECONDS
+        return now - self.read_at >= (HISTORY_CATCH_UP_EVERY if catching_up else HISTORY_REFRESH_SECONDS)
 
 
 def stage_of(url: str) -> str:
