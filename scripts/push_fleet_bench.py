@@ -174,6 +174,17 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
             with fleet.lock:
                 requests_down = sum(1 for moment in fleet.requests if moment < back)
                 connects = list(fleet.connects)
+            if not all_back:  # say which watchers stayed behind, and why
+                from collections import Counter
+
+                behind = [w for w in watchers if w.status is not WatcherStatus.SUBSCRIBED]
+                statuses = Counter(w.status.value for w in behind)
+                errors = Counter(repr(w.last_error)[:80] for w in behind).most_common(3)
+                print(f"{len(behind)} not subscribed again: {statuses}", file=sys.stderr)
+                print(f"  last errors: {errors}", file=sys.stderr)
+                print(
+                    f"  connects after the broker came back: {sum(1 for c in connects if c >= back)}", file=sys.stderr
+                )
             for watcher in watchers:
                 watcher.stop()
     finally:

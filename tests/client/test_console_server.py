@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -312,11 +314,16 @@ def test_the_stage_comes_from_the_url_when_the_view_does_not_say(url: str, stage
 
 def test_the_command_prints_its_url_first_and_ctrl_c_stops_it(server: ScriptedServer) -> None:
     server.play(status_answer(False, 7))
+    import scheduler_client
+
+    # The package these tests import, wherever it is (an editable install, or a mutation run's staged copy).
+    package_root = str(Path(scheduler_client.__file__).parent.parent)
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "scheduler_client", "console", "--url", server.url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))},
     )
     try:
         assert process.stdout is not None

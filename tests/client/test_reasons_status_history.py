@@ -323,3 +323,70 @@ def test_the_client_names_through_what_as_the_service_does() -> None:
 
     authors = ["", "someone", *(prefix + "x" for prefix, _ in rules._VIAS), *(prefix for prefix, _ in rules._VIAS)]
     assert [via_of(author) for author in authors] == [rules.via_of(author) for author in authors]
+
+
+def test_a_change_reads_every_field_of_its_record() -> None:
+    record = json.loads(
+        audit_record(False, True, "2026-11-29T08:00:00.250+00:00", reason="drained", version=12, stage="prod")
+    )
+    record["time"] = "2026-11-29T08:00:01Z"  # when EventBridge took it: the change's own time comes first
+    change = Change.from_event(json.dumps(record))
+    assert change is not None
+    assert change.to_json() == {
+        "time": "2026-11-29T08:00:00.250000+00:00",
+        "is_paused": False,
+        "previous_is_paused": True,
+        "version": 12,
+        "updated_by": "arn:aws:sts::123456789012:assumed-role/Operator/alice",
+        "via": "api",
+        "reason": "drained",
+        "stage": "prod",
+    }
+
+
+def test_fields_of_the_wrong_type_or_missing_read_as_unknown() -> None:
+    record = json.loads(audit_record(True, None, "2026-11-29T08:00:00+00:00"))
+    record["detail"].update(previous_is_paused="false", version="12", updated_by="", stage="")
+    change = Change.from_event(json.dumps(record))
+    assert change is not None
+    assert (change.previous_is_paused, change.version, change.updated_by, change.stage) == (None, None, None, None)
+    assert "by unknown via unknown" in change.describe()
+
+
+def test_a_record_without_updated_at_is_placed_at_its_events_time() -> None:
+    record = json.loads(audit_record(True, False, "2026-11-29T08:00:00+00:00"))
+    del record["detail"]["updated_at"]
+    record["time"] = "2026-11-29T09:30:00Z"
+    change = Change.from_event(json.dumps(record))
+    assert change is not None
+    assert change.time == datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
+
+
+def test_a_change_at_the_very_start_of_the_window_is_in_it(tmp_path: Path) -> None:
+    path = tmp_path / "changes.jsonl"
+    path.write_text(audit_record(True, False, "2026-11-29T11:00:00+00:00") + "\n")
+    assert len(local_changes(path, datetime(2026, 11, 29, 11, 0, tzinfo=UTC))) == 1
+    assert local_changes(path, datetime(2026, 11, 29, 11, 0, 1, tzinfo=UTC)) == []
+
+
+def test_a_page_without_events_is_an_empty_page() -> None:
+    class Empty:
+        def filter_log_events(self, **_: Any) -> dict[str, Any]:
+            return {}
+
+    assert audit_log_changes(Empty(), "g", NOW - timedelta(hours=1), until=NOW) == []
+
+
+def test_the_window_ends_now_in_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        logs = PagedLogs([[]])
+        before = datetime.now(UTC)
+        audit_log_changes(logs, "g", before - timedelta(hours=1))
+        assert abs(logs.calls[0]["endTime"] - before.timestamp() * 1000) < 60_000
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
