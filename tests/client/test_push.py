@@ -169,3 +169,54 @@ def test_a_payload_the_service_did_not_make_gives_nothing(payload: bytes) -> Non
 )
 def test_which_state_supersedes_which(incoming: str, held: str | None, newer: bool) -> None:
     assert supersedes(incoming, held) is newer
+
+
+class OneConnackBroker:
+    """A broker that answers every CONNECT with one CONNACK return code (MQTT 3.1.1), and nothing else."""
+
+    def __init__(self, return_code: int) -> None:
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+
+        def answer() -> None:
+            connection, _ = self.server.accept()
+            with connection:
+                connection.recv(1024)  # the CONNECT
+                connection.sendall(bytes([0x20, 0x02, 0x00, return_code]))
+                connection.recv(1024)  # the client's DISCONNECT, or its close
+
+        self.thread = threading.Thread(target=answer, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.parametrize(
+    ("return_code", "refused"),
+    [(4, True), (5, True), (3, False), (2, False)],
+    ids=["bad credentials", "not authorised", "server unavailable", "identifier rejected"],
+)
+def test_only_a_no_to_the_credentials_is_a_refusal(return_code: int, refused: bool) -> None:
+    from scheduler_client.push import PushConnection, PushEvents, PushRefused, parse_push_url
+
+    broker = OneConnackBroker(return_code)
+    lost: list[Exception] = []
+    events = PushEvents(subscribed=lambda: None, message=lambda _: None, lost=lost.append)
+    connection = PushConnection(
+        parse_push_url(f"mqtt://127.0.0.1:{broker.port}/scheduler-control/test/pause"), "node-1", events
+    )
+    try:
+        connection.open()
+        for _ in range(50):  # bounded: the CONNACK is already on the wire
+            if lost:
+                break
+            connection.loop(0.1)
+    finally:
+        connection.close()
+        broker.close()
+    assert len(lost) == 1
+    assert type(lost[0]) is (PushRefused if refused else ConnectionError)  # a refusal is retried slowly

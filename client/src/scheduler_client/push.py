@@ -120,6 +120,11 @@ class PushRefused(ConnectionError):
     """The broker refused this node (credentials, authorisation): retried slowly, and logged loudly."""
 
 
+# CONNACK reason codes (paho gives MQTT 3.1.1's return codes as MQTT 5's): bad user name or password (3.1.1: 4),
+# not authorised (5), banned, bad authentication method. The rest (server unavailable, busy, quota) are transient.
+CREDENTIAL_REFUSALS = frozenset({0x86, 0x87, 0x8A, 0x8C})
+
+
 class PushEvents(NamedTuple):
     """What a connection tells its owner, from inside ``loop``."""
 
@@ -210,7 +215,10 @@ class PushConnection:
         if reason.is_failure:
             self._closed = True
             client.disconnect()
-            self.events.lost(PushRefused(f"{self.url.host} refused the connection: {reason}"))
+            # Only a "no" to these credentials is a refusal (retried slowly); "server unavailable" or "busy"
+            # after a broker restart is an outage like any other, retried with the usual backoff.
+            refusal = PushRefused if reason.value in CREDENTIAL_REFUSALS else ConnectionError
+            self.events.lost(refusal(f"{self.url.host} refused the connection: {reason}"))
             return
         client.subscribe(self.url.topic, qos=1)
 
