@@ -62,19 +62,12 @@ class CountingClient(SchedulerClient):
         return fresh
 
 
-def start_stack(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_stack(data_dir: Path, port: int, mqtt_port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m local_stack run` on these ports (MQTT 0: a free one); returns it and its banner once it serves."""
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [
-            sys.executable,
-            "-m",
-            "local_stack",
-            "--data-dir",
-            str(data_dir),
-            "run",
-            "--port",
-            str(port),
-            "--mqtt-port",
-            "0",
+            *(sys.executable, "-m", "local_stack", "--data-dir", str(data_dir), "run"),
+            *("--port", str(port), "--mqtt-port", str(mqtt_port)),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -83,13 +76,15 @@ def start_stack(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     )
     if process.stdout is None:
         raise SystemExit("no output pipe")
+    banner = b""
     for line in process.stdout:  # the banner ends with this line once it serves
+        banner += line
         if line.startswith(b"Ctrl-C stops it"):
             break
     if process.poll() is not None:
-        raise SystemExit("the local stack did not start")
+        raise SystemExit(f"the local stack did not start:\n{banner.decode(errors='replace')}")
     threading.Thread(target=process.stdout.read, daemon=True).start()  # keep its pipe drained
-    return process
+    return process, banner.decode(errors="replace")
 
 
 def largest_burst(times: list[float], window: float = BURST_WINDOW) -> int:
@@ -107,7 +102,8 @@ def run_fleet(url: str, args: argparse.Namespace) -> list[str]:
 
     def on_change(_old: bool, _new: bool) -> None:
         with seen_lock:
-            seen[flip_index[0]].append(time.monotonic())
+            if flip_index[0] >= 0:  # on_change also tells each watcher's first value, before any flip
+                seen[flip_index[0]].append(time.monotonic())
 
     watchers = [
         PauseWatcher(CountingClient(url, tally), interval=interval, jitter=jitter, on_change=on_change)
@@ -172,7 +168,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as data_dir:
         port = free_port()
-        stack = start_stack(Path(data_dir), port)
+        stack, _ = start_stack(Path(data_dir), port)
         try:
             lines = run_fleet(f"http://127.0.0.1:{port}/scheduler/", args)
         finally:

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import publish  # noqa: E402  # scripts/ is this script's own directory
-from fleet_bench import BURST_WINDOW, largest_burst  # noqa: E402
+from fleet_bench import BURST_WINDOW, largest_burst, start_stack  # noqa: E402
 
 from local_stack.broker import LocalBroker  # noqa: E402
 from local_stack.dynamodb_local import free_port  # noqa: E402
@@ -69,28 +69,13 @@ def rss_bytes() -> int:
     return int(match.group(1)) * 1024 if match else 0
 
 
-def start_stack(data_dir: Path, port: int, mqtt_port: int) -> tuple[subprocess.Popen[bytes], int]:
-    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [
-            *(sys.executable, "-m", "local_stack", "--data-dir", str(data_dir), "run"),
-            *("--port", str(port), "--mqtt-port", str(mqtt_port)),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    if process.stdout is None:
-        raise SystemExit("no output pipe")
-    banner = b""
-    for line in process.stdout:
-        banner += line
-        if line.startswith(b"Ctrl-C stops it"):
-            break
-    match = re.search(rb"MQTT broker pid (\d+)", banner)
-    if process.poll() is not None or match is None:
-        raise SystemExit(f"the local stack did not start:\n{banner.decode(errors='replace')}")
-    threading.Thread(target=process.stdout.read, daemon=True).start()  # keep its pipe drained
+def start_stack_and_broker(data_dir: Path, port: int, mqtt_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    """The local stack (fleet_bench.start_stack) and its MQTT broker's pid, to kill the broker alone."""
+    process, banner = start_stack(data_dir, port, mqtt_port)
+    match = re.search(r"MQTT broker pid (\d+)", banner)
+    if match is None:
+        process.terminate()
+        raise SystemExit(f"the local stack named no MQTT broker:\n{banner}")
     return process, int(match.group(1))
 
 
@@ -101,7 +86,7 @@ def wait_for(fleet: Fleet, condition: Any, seconds: float) -> bool:
 
 def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915 - one benchmark, told in order
     port, mqtt_port = free_port(), free_port()
-    stack, broker_pid = start_stack(data_dir / "dynamodb", port, mqtt_port)
+    stack, broker_pid = start_stack_and_broker(data_dir / "dynamodb", port, mqtt_port)
     url = f"http://127.0.0.1:{port}/scheduler/"
     push = f"mqtt://127.0.0.1:{mqtt_port}/scheduler-control/local/pause"
     fleet = Fleet()
