@@ -97,9 +97,8 @@ class Change:
             return None
         if not isinstance(is_paused, bool):
             return None
-        moment = parse_iso_time(str(detail.get("updated_at") or "")) or parse_iso_time(
-            str(event.get("time", "")).replace("Z", "+00:00")
-        )
+        # The change's own time; else when EventBridge took it (fromisoformat reads its "Z" from Python 3.11).
+        moment = _time_of(detail.get("updated_at")) or _time_of(event.get("time"))
         if moment is None:
             return None
         previous = detail.get("previous_is_paused")
@@ -113,6 +112,10 @@ class Change:
             reason=str(detail["reason"]) if detail.get("reason") else None,
             stage=str(detail["stage"]) if detail.get("stage") else None,
         )
+
+
+def _time_of(value: Any) -> datetime | None:
+    return parse_iso_time(value) if isinstance(value, str) else None
 
 
 def _changes(messages: Iterable[str], since: datetime) -> list[Change]:
