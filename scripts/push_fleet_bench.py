@@ -4,7 +4,9 @@ Starts the local stack (python -m local_stack run: DynamoDB Local, amqtt, the pu
 ports, starts FLEET PauseWatchers with push (each with its own client, connection and client id, as separate nodes
 would have), and measures, all in this one run:
 
-- propagation from each PATCH's answer to each watcher's on_change, p50 and p99, over FLIPS flips;
+- propagation from each PATCH's answer to each watcher's on_change, p50 and p99, over FLIPS flips, and how much
+  of it is the way to the broker (the answer to the first delivery, to a probe subscribed before the fleet) and
+  the fan-out (that delivery to the last watcher's on_change);
 - HTTP requests the fleet makes during a steady minute (push up: there should be none);
 - a broker restart (SIGKILL, down DOWN seconds, then a new broker on the same port): the HTTP requests while push
   is down (the fallback polls), the time from the broker's return until every watcher is subscribed again, and
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -38,7 +41,7 @@ from fleet_bench import BURST_WINDOW, largest_burst, start_stack  # noqa: E402
 from local_stack.broker import LocalBroker  # noqa: E402
 from local_stack.dynamodb_local import free_port  # noqa: E402
 from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, WatcherStatus  # noqa: E402
-from scheduler_client.push import PushEvents, PushUrl  # noqa: E402
+from scheduler_client.push import PushConnection, PushEvents, PushUrl, parse_push_url  # noqa: E402
 
 
 class Fleet:
@@ -79,6 +82,35 @@ def start_stack_and_broker(data_dir: Path, port: int, mqtt_port: int) -> tuple[s
     return process, int(match.group(1))
 
 
+class Probe:
+    """One subscriber of the bench's own, subscribed before the fleet: when the broker first delivers each change."""
+
+    def __init__(self, push: str) -> None:
+        self.deliveries: list[float] = []
+        self.subscribed = threading.Event()
+        self.done = threading.Event()
+        events = PushEvents(
+            self.subscribed.set,
+            lambda _payload: self.deliveries.append(time.monotonic()),
+            lambda _error: None,  # the broker restart ends it; it is only needed for the flips before
+        )
+        self.connection = PushConnection(parse_push_url(push), "scheduler-control-local-probe", events)
+        self.connection.open()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if not self.subscribed.wait(30):
+            raise SystemExit("the probe did not subscribe")
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            self.connection.loop(0.5)
+
+    def close(self) -> None:
+        self.done.set()
+        self.connection.close()
+        self.thread.join(5)
+
+
 def wait_for(fleet: Fleet, condition: Any, seconds: float) -> bool:
     with fleet.lock:
         return bool(fleet.lock.wait_for(condition, seconds))
@@ -91,18 +123,21 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
     push = f"mqtt://127.0.0.1:{mqtt_port}/scheduler-control/local/pause"
     fleet = Fleet()
     watchers: list[PauseWatcher] = []
+    probe: Probe | None = None
     try:
 
         def on_change(_old: bool, _new: bool) -> None:
             with fleet.lock:
                 fleet.changes.append(time.monotonic())
-                fleet.lock.notify_all()
+                if len(fleet.changes) >= args.fleet:  # one wake of the bench's thread, not one per watcher
+                    fleet.lock.notify_all()
 
         def on_status(old: WatcherStatus, new: WatcherStatus) -> None:
             with fleet.lock:
                 fleet.subscribed += (new is WatcherStatus.SUBSCRIBED) - (old is WatcherStatus.SUBSCRIBED)
                 fleet.lock.notify_all()
 
+        probe = Probe(push)
         threads_before, rss_before = threading.active_count(), rss_bytes()
         for _ in range(args.fleet):
             watcher = PauseWatcher(CountingClient(url, fleet), push, interval=args.interval, fleet_size=args.fleet)
@@ -127,15 +162,21 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
 
         operator = SchedulerClient(url)
         delays: list[float] = []
+        to_broker: list[float] = []
+        fan_out: list[float] = []
         for index in range(args.flips):
             with fleet.lock:
                 fleet.changes.clear()
+            probe.deliveries.clear()
             operator.set_paused(index % 2 == 0)
             answered = time.monotonic()
             wait_for(fleet, lambda: len(fleet.changes) >= args.fleet, 30)
             with fleet.lock:
                 delays += [moment - answered for moment in fleet.changes]
                 reached = len(fleet.changes)
+                if probe.deliveries and fleet.changes:
+                    to_broker.append(probe.deliveries[0] - answered)
+                    fan_out.append(max(fleet.changes) - probe.deliveries[0])
             if reached < args.fleet:
                 print(f"flip {index}: only {reached} of {args.fleet} watchers saw it", file=sys.stderr)
         delays.sort()
@@ -175,6 +216,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
     finally:
         for watcher in watchers:
             watcher.stop()
+        if probe is not None:
+            probe.close()
         stack.send_signal(signal.SIGTERM)
         stack.wait(60)
 
@@ -191,6 +234,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
         "|---|---|---|",
         f"| propagation PATCH answer -> on_change, p50 | **{statistics.median(delays) * 1000:.0f} ms** | |",
         f"| propagation PATCH answer -> on_change, p99 | **{percentile(0.99) * 1000:.0f} ms** | <= 250 ms |",
+        f"| of which: PATCH answer -> the broker's first delivery (stream feed, publisher), median "
+        f"| **{statistics.median(to_broker) * 1000:.0f} ms** | |",
+        f"| of which: first delivery -> the last watcher's on_change (fan-out on one machine), median "
+        f"| **{statistics.median(fan_out) * 1000:.0f} ms** | |",
         f"| HTTP requests in the steady {args.steady:g} s | **{steady_requests}** | 0 |",
         f"| HTTP requests while push was down ({args.down:g} s) | **{requests_down}** "
         f"| <= {fallback_rate * args.down + args.fleet:.0f} (fleet / interval x down, + one each) |",
@@ -216,6 +263,14 @@ def main() -> int:
     parser.add_argument("--down", type=float, default=10.0)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "push-fleet.md")
     args = parser.parse_args()
+    # One process plays the whole fleet: each watcher holds a few descriptors (its MQTT socket and wake pair, its
+    # HTTP connection), more than a default soft limit of 1,024 allows for 500 of them.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 8 * args.fleet + 256
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else min(needed, hard), hard)
+        )
     with tempfile.TemporaryDirectory(prefix="push-fleet-bench-") as data_dir:
         lines = run(args, Path(data_dir))
     publish(lines, args.output)

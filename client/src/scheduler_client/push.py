@@ -18,9 +18,13 @@ signed, the session token appended *after* signing, fresh from botocore's creden
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import select
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -116,6 +120,37 @@ def message_state(payload: bytes) -> SchedulerState | None:
     return SchedulerState(is_paused, etag, parse_iso_time(updated_at) if isinstance(updated_at, str) else None)
 
 
+def wait_for_io(readers: list[int], writers: list[int], timeout: float) -> tuple[set[int], set[int]]:
+    """The descriptors of ``readers`` that can be read (or have ended) and of ``writers`` that can be written,
+    waiting at most ``timeout`` seconds: poll(2), which takes a descriptor of any number. (Windows has no poll,
+    and its select() takes any socket.)"""
+    if not hasattr(select, "poll"):
+        can_read, can_write, _ = select.select(readers, writers, [], timeout)
+        return set(can_read), set(can_write)
+    poller = select.poll()
+    masks: dict[int, int] = {}
+    for fd in readers:
+        masks[fd] = masks.get(fd, 0) | select.POLLIN
+    for fd in writers:
+        masks[fd] = masks.get(fd, 0) | select.POLLOUT
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
+    readable: set[int] = set()
+    writable: set[int] = set()
+    for fd, event in poller.poll(max(0.0, timeout) * 1000):
+        if event & (select.POLLIN | select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            readable.add(fd)  # an end or an error is read too: paho's read then says the connection is lost
+        if event & select.POLLOUT:
+            writable.add(fd)
+    return readable, writable
+
+
+def _drain(wake: socket.socket) -> None:
+    with contextlib.suppress(BlockingIOError):  # nothing more to read
+        while wake.recv(4096):
+            pass
+
+
 class PushRefused(ConnectionError):
     """The broker refused this node (credentials, authorisation): retried slowly, and logged loudly."""
 
@@ -154,6 +189,10 @@ class PushConnection:
         self.events = events
         self.keepalive = keepalive
         self._closed = False
+        self._io = threading.Lock()  # _closed, _looping and the wake pair, shared by loop() and close()
+        self._looping = False
+        self._wake_r: socket.socket | None = None  # close() from another thread wakes loop() through this pair
+        self._wake_w: socket.socket | None = None
         transport: Literal["websockets", "tcp"] = "websockets" if url.scheme == "wss" else "tcp"
         self._mqtt = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, transport=transport
@@ -185,23 +224,75 @@ class PushConnection:
             if re.search(r"\b40[13]\b", str(error)):
                 raise PushRefused(f"{self.url.host} refused the signed WebSocket: {error}") from error
             raise
-
-    def fileno_ready(self) -> bool:
-        return self._mqtt.socket() is not None
+        with self._io:
+            self._wake_r, self._wake_w = socket.socketpair()
+            self._wake_r.setblocking(False)
+            self._wake_w.setblocking(False)
 
     def loop(self, timeout: float) -> None:
-        """Wait at most ``timeout`` seconds for the connection's I/O and handle it (events fire from here)."""
+        """Wait at most ``timeout`` seconds for the connection's I/O and handle it (events fire from here).
+
+        paho's own ``loop()`` waits with select(2), which cannot watch a descriptor numbered 1024 or more: in a
+        process with that many files open (a busy server, a benchmark's fleet) every such connection would end
+        as "lost" at once, again and again. This waits with poll(2) (``wait_for_io``) and hands paho the reads
+        and writes, as its documentation says an application's own event loop may."""
         import paho.mqtt.client as mqtt
 
-        result = self._mqtt.loop(timeout)
+        with self._io:
+            if self._closed:
+                self._release_wake()
+                return
+            self._looping = True
+        try:
+            result = self._step(timeout)
+        finally:
+            with self._io:
+                self._looping = False
+                if self._closed:
+                    self._release_wake()
         if result not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN) and not self._closed:
             self._closed = True
             self.events.lost(ConnectionError(f"the connection to {self.url.host} ended ({mqtt.error_string(result)})"))
 
+    def _step(self, timeout: float) -> Any:
+        import paho.mqtt.client as mqtt
+
+        sock, wake = self._mqtt.socket(), self._wake_r
+        if sock is None or wake is None:
+            return mqtt.MQTT_ERR_NO_CONN
+        pending = sock.pending() if hasattr(sock, "pending") else 0  # TLS bytes already read, not yet handed out
+        fd, wake_fd = sock.fileno(), wake.fileno()
+        readable, writable = wait_for_io(
+            [fd, wake_fd], [fd] if self._mqtt.want_write() else [], 0.0 if pending else timeout
+        )
+        if wake_fd in readable:
+            _drain(wake)
+        result = mqtt.MQTT_ERR_SUCCESS
+        if fd in readable or pending:
+            result = self._mqtt.loop_read()
+        if result == mqtt.MQTT_ERR_SUCCESS and fd in writable and self._mqtt.socket() is not None:
+            result = self._mqtt.loop_write()
+        if result == mqtt.MQTT_ERR_SUCCESS:
+            result = self._mqtt.loop_misc()
+        return result
+
     def close(self) -> None:
         """Say goodbye (DISCONNECT) and close; safe from another thread, where it also wakes ``loop``."""
-        self._closed = True
+        with self._io:
+            self._closed = True
         self._mqtt.disconnect()
+        with self._io:
+            if self._looping and self._wake_w is not None:
+                with contextlib.suppress(OSError):  # full: a wake is already pending
+                    self._wake_w.send(b"\0")
+            else:
+                self._release_wake()  # no loop() is waiting, and none will run again: the pair ends here
+
+    def _release_wake(self) -> None:
+        for end in (self._wake_r, self._wake_w):
+            if end is not None:
+                end.close()
+        self._wake_r = self._wake_w = None
 
     def abandon(self) -> None:
         """Close the socket without a word: a forked child's copy of its parent's connection, which the parent
@@ -210,6 +301,9 @@ class PushConnection:
         sock = self._mqtt.socket()
         if sock is not None:
             sock.close()
+        for end in (self._wake_r, self._wake_w):  # no lock: the parent's thread may have held it at fork()
+            if end is not None:
+                end.close()
 
     def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
         if reason.is_failure:

@@ -8,10 +8,10 @@ polls, the timers. ``is_paused()`` never touches the network. docs/fleet.md tell
   request.
 - **Polling as the fallback.** When push cannot connect, is refused, or drops, the watcher polls the API with
   If-None-Match every ``interval`` (± ``jitter``) until push is back, then stops. Without ``push`` it only polls.
-- **Reconnects** back off exponentially with full jitter, from about a second up to ``reconnect_cap`` (a minute);
-  the first reconnect after a drop is spread over ``fleet_size / CONNECTS_PER_SECOND`` seconds, so a whole fleet
-  reconnecting after a broker outage stays within IoT Core's connect rate. A refused connection is logged as an
-  error and retried slowly.
+- **Reconnects** back off exponentially with full jitter, from about a second up to ``reconnect_cap`` (a minute).
+  After a drop the whole fleet reconnects at once, so there the backoff starts from ``fleet_size /
+  CONNECTS_PER_SECOND`` seconds instead of one: the fleet stays within IoT Core's connect rate however long the
+  broker stays down. A refused connection is logged as an error and retried slowly.
 - **Fail static, by default.** A value, once known, is kept however old: ``age()`` and ``source`` say how old
   and where from. Before the first value the answer is paused. ``fail_closed=True`` answers paused once the value
   has not been confirmed for ``max_staleness`` seconds, and then schedules polls so it tries again in time.
@@ -57,8 +57,11 @@ logger = logging.getLogger("scheduler_client.watcher")
 
 OnChange = Callable[[bool, bool], None]
 Source = Literal["push", "poll"]
-# What a fleet may open per second: 80% of AWS IoT Core's default connect rate per account (500/s).
-CONNECTS_PER_SECOND = 400.0
+# What a fleet's first reconnects after a drop average per second: 40% of AWS IoT Core's default connect rate per
+# account (500/s). While the broker is still down, those that failed retry as others make their first attempt;
+# with the spread as the base of their backoff too, all of them together peak at about 1.5 times this, and a
+# fleet of random clocks adds its own bunching (tests/client/test_push_fleet_reconnect.py counts them).
+CONNECTS_PER_SECOND = 200.0
 RECONNECT_FIRST = 1.0
 REFUSED_MIN = 60.0  # a refused node retries after one to two minutes
 LONGEST_WAIT = 5.0  # the loop wakes at least this often while connected: MQTT keep-alives are timely
@@ -166,6 +169,7 @@ class PauseWatcher:
         self._last_connect_at: float | None = None
         self._connect_deadline: float | None = None
         self._connect_failures = 0
+        self._backoff_base = RECONNECT_FIRST  # the spread after a drop, until subscribed again
         self._polling = False
         self._next_poll_at: float | None = None
         self._poll_failures = 0
@@ -483,6 +487,7 @@ class PauseWatcher:
         self._polling = False
         self._next_poll_at = None
         self._connect_failures = 0
+        self._backoff_base = RECONNECT_FIRST
         self._connect_deadline = None
         self._last_error = None
         if self._state is not None:
@@ -531,10 +536,10 @@ class PauseWatcher:
     def _reconnect_delay(self, error: Exception, after_drop: bool) -> float:
         if isinstance(error, PushRefused):
             return self._rng.uniform(REFUSED_MIN, 2 * REFUSED_MIN)
-        if after_drop:  # the whole fleet lost it at once: spread the first attempt
-            return self._rng.uniform(0.0, self.reconnect_spread)
-        ceiling = min(self.reconnect_cap, RECONNECT_FIRST * 2.0 ** (self._connect_failures - 1))
-        return self._rng.uniform(0.0, max(ceiling, RECONNECT_FIRST))
+        if after_drop:  # the whole fleet lost it at once: its attempts are spread, until one subscribes
+            self._backoff_base = self.reconnect_spread
+        ceiling = min(self.reconnect_cap, self._backoff_base * 2.0 ** (self._connect_failures - 1))
+        return self._rng.uniform(0.0, ceiling)
 
     # --- polling -----------------------------------------------------------------------------------------
     def _start_polling(self, now: float, delay: float) -> None:
