@@ -16,6 +16,7 @@ counts them apart, so a run shows only what matters: the survivors each want a t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess  # nosec B404
 import sys
@@ -44,7 +45,7 @@ KILLED, SURVIVED = (1, 3), (0, 5)
 PYPROJECT = """
 [tool.pytest.ini_options]
 pythonpath = ["."]
-testpaths = ["tests/unit", "tests/infrastructure", "tests/client"]
+testpaths = ["tests/unit", "tests/infrastructure", "tests/client", "tests/integration/test_push_connection.py"]
 addopts = "-q -p no:cacheprovider"
 timeout = 120
 markers = ["integration: not run here"]
@@ -52,7 +53,9 @@ markers = ["integration: not run here"]
 [tool.mutmut]
 source_paths = ["src/"]
 also_copy = ["local_stack/", "scripts/", "template.yaml", "statemachines/", "events/", "openapi.yaml", "samconfig.toml"]
-pytest_add_cli_args_test_selection = ["tests/unit/", "tests/infrastructure/", "tests/client/"]
+pytest_add_cli_args_test_selection = [
+    "tests/unit/", "tests/infrastructure/", "tests/client/", "tests/integration/test_push_connection.py"
+]
 pytest_add_cli_args = {ignored}
 do_not_mutate_patterns = {patterns}
 """
@@ -85,9 +88,12 @@ def stage() -> None:
 
 def run(patterns: list[str]) -> int:
     mutmut = Path(sys.executable).parent / "mutmut"
+    # The one integration module in the runs (PushConnection against the real broker: seconds, not minutes) finds
+    # the broker the project installed, not one under the staged copy.
+    environment = {**os.environ, "AMQTT": os.environ.get("AMQTT", str(ROOT / ".venv-broker" / "bin" / "amqtt"))}
     # Fixed arguments; the patterns only select mutants by name.
     return subprocess.run(  # noqa: S603  # nosec B603
-        [str(mutmut), "run", "--max-children", "2", *patterns], cwd=STAGE, check=False
+        [str(mutmut), "run", "--max-children", "2", *patterns], cwd=STAGE, check=False, env=environment
     ).returncode
 
 

@@ -4,12 +4,15 @@ states supersede each other."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from botocore.credentials import ReadOnlyCredentials
 
+from scheduler_client import push
 from scheduler_client.push import (
     PushUrlInvalid,
     message_state,
@@ -39,6 +42,7 @@ SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
         ),
         ("mqtt://localhost/x/y", "mqtt", "localhost", 1883, "x/y", None),
         ("mqtts://broker.example.com/a/b/c", "mqtts", "broker.example.com", 8883, "a/b/c", None),
+        ("mqtts://broker.example.com/XR/prod/pause", "mqtts", "broker.example.com", 8883, "XR/prod/pause", None),
     ],
 )
 def test_push_urls_name_the_broker_and_the_topic(
@@ -57,6 +61,13 @@ def test_push_urls_name_the_broker_and_the_topic(
         ("wss://example.com/a//b", "no empty levels"),
         ("mqtt://10.0.0.5:1883/a/b", "loopback only"),
         ("wss://example.com/a?x=1", "It is wss://"),
+        ("wss://example.com/a/b#", "no wildcards"),  # an empty fragment is still a '#'
+        ("wss://example.com/a/+/b", "no wildcards"),
+        ("mqtt://127.0.0.1:99999/a/b", "Not a push URL: 'mqtt://127.0.0.1:99999/a/b'"),
+        (
+            "ws://example.com/a",
+            "It is wss://<IoT data endpoint>/<topic>, mqtts://<host>/<topic>, or mqtt://127.0.0.1:<port>/<topic>",
+        ),
     ],
 )
 def test_other_urls_are_refused_with_the_forms_that_work(url: str, says: str) -> None:
@@ -104,6 +115,7 @@ def test_the_websocket_url_is_signed_for_iotdevicegateway_as_a_second_implementa
     key, date, region, service, terminal = query["X-Amz-Credential"].split("/")
     assert (key, region, service, terminal) == ("AKIDEXAMPLE", "eu-west-1", "iotdevicegateway", "aws4_request")
     assert query["X-Amz-SignedHeaders"] == "host"
+    assert query["X-Amz-Expires"] == "300"  # only the connect needs it: five minutes, not botocore's hour
     assert query["X-Amz-Date"].startswith(date)
     assert (
         abs(
@@ -144,6 +156,7 @@ def test_the_retained_message_gives_the_state_its_tag_and_time() -> None:
         b'{"is_paused": false, "etag": "\\"8.p.x\\""}',  # the tag says paused
         b'{"is_paused": true, "etag": "8.p.x"}',  # not quoted: not an entity tag
         b'{"is_paused": true, "etag": "\\"7\\""}',  # the old form
+        b'{"is_paused": true, "etag": 8}',  # a tag that is no text
     ],
 )
 def test_a_payload_the_service_did_not_make_gives_nothing(payload: bytes) -> None:
@@ -220,3 +233,32 @@ def test_only_a_no_to_the_credentials_is_a_refusal(return_code: int, refused: bo
         broker.close()
     assert len(lost) == 1
     assert type(lost[0]) is (PushRefused if refused else ConnectionError)  # a refusal is retried slowly
+
+
+def test_wait_for_io_tells_readable_and_writable_apart_for_any_descriptor_number() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        assert push.wait_for_io([left.fileno()], [], 0.0) == (set(), set())  # nothing to read yet
+        assert push.wait_for_io([], [left.fileno()], 0.0) == (set(), {left.fileno()})
+        right.send(b"x")
+        assert push.wait_for_io([left.fileno()], [left.fileno()], 0.0) == ({left.fileno()}, {left.fileno()})
+        right.close()
+        readable, _ = push.wait_for_io([left.fileno()], [], 0.0)
+        assert readable == {left.fileno()}  # drained or not, an end is something to read
+
+
+def test_wait_for_io_says_a_closed_descriptor_is_to_be_read_and_waits_no_longer_than_asked() -> None:
+    left, right = socket.socketpair()
+    closed = left.fileno()
+    left.close()
+    right.close()
+    assert push.wait_for_io([closed], [], 60.0) == ({closed}, set())  # at once: reading it tells the error
+
+
+def test_wait_for_io_waits_for_what_comes_within_the_timeout() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        sender = threading.Timer(0.05, lambda: right.send(b"x"))
+        sender.start()
+        assert push.wait_for_io([left.fileno()], [], 30.0) == ({left.fileno()}, set())
+        sender.join()

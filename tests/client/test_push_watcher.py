@@ -246,15 +246,16 @@ def test_after_a_drop_the_first_reconnect_is_spread_over_the_fleets_connect_budg
         watcher.stop()
 
 
+@pytest.mark.parametrize(("at", "gap"), [(0.0, 60), (1.0, 120)], ids=["soonest", "latest"])
 def test_a_refused_connection_is_logged_as_an_error_and_retried_slowly(
-    clock: Clock, broker: FakeBroker, caplog: pytest.LogCaptureFixture
+    clock: Clock, broker: FakeBroker, caplog: pytest.LogCaptureFixture, at: float, gap: float
 ) -> None:
     broker.refuse = PushRefused("not authorised: check the node's policy")
-    watcher = watcher_of(ScriptedClient(state(7, False)), clock, broker, at=0.0).start(background=False)
+    watcher = watcher_of(ScriptedClient(state(7, False)), clock, broker, at=at).start(background=False)
     with caplog.at_level(logging.ERROR, logger="scheduler_client.watcher"):
         run_until(watcher, clock, lambda: len(broker.attempts) == 3)
     first, second, third = (moment for moment, _ in broker.attempts)
-    assert (second - first, third - second) == (60, 60)  # a minute at least, up to two
+    assert (second - first, third - second) == (gap, gap)  # a minute at least, up to two
     assert "not authorised" in caplog.records[0].getMessage()
     assert watcher.is_paused() is False  # meanwhile the API answered
 

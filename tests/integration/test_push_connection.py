@@ -16,7 +16,7 @@ import pytest
 
 from local_stack.broker import LocalBroker
 from scheduler_client import PauseWatcher, SchedulerClient, WatcherStatus
-from scheduler_client.push import PushConnection, PushEvents, parse_push_url, wait_for_io
+from scheduler_client.push import PushConnection, PushEvents, parse_push_url
 
 WAIT = 20.0  # seconds any one step may take on a slow machine; a passing run takes milliseconds
 TOPIC = "scheduler-control/test/pause"
@@ -64,6 +64,18 @@ def subscribed(url: str, client_id: str) -> tuple[PushConnection, Recorder]:
     recorder.drive(connection)
     assert recorder.subscribed.is_set(), recorder.lost
     return connection, recorder
+
+
+def loop_in_a_thread(connection: PushConnection, ended: list[str]) -> threading.Thread:
+    """``connection.loop(3600)`` in a thread of its own; ``ended`` says "returned" once it has, without an error."""
+
+    def wait() -> None:
+        connection.loop(3600.0)
+        ended.append("returned")
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    return thread
 
 
 def open_descriptors() -> int:
@@ -147,11 +159,11 @@ def test_a_watcher_in_a_process_with_many_files_open_is_subscribed_by_push(broke
 def test_close_from_another_thread_ends_a_long_wait_and_leaves_no_descriptor(broker: LocalBroker) -> None:
     before = open_descriptors()
     connection, recorder = subscribed(broker.url(TOPIC), "scheduler-control-test-node-3")
-    waiting = threading.Thread(target=connection.loop, args=(3600.0,))  # an hour, unless close() wakes it
-    waiting.start()
+    ended: list[str] = []
+    waiting = loop_in_a_thread(connection, ended)  # an hour, unless close() wakes it
     connection.close()
     waiting.join(WAIT)
-    assert not waiting.is_alive()
+    assert ended == ["returned"]  # woken, and without an error
     assert recorder.lost == []  # a close is no loss
     assert open_descriptors() == before
 
@@ -167,9 +179,14 @@ def test_a_connection_closed_while_no_loop_waits_leaves_no_descriptor(broker: Lo
 
 def test_an_abandoned_connection_leaves_no_descriptor(broker: LocalBroker) -> None:
     before = open_descriptors()
-    connection, _ = subscribed(broker.url(TOPIC), "scheduler-control-test-node-5")
+    connection, recorder = subscribed(broker.url(TOPIC), "scheduler-control-test-node-5")
     connection.abandon()
     assert open_descriptors() == before
+    ended: list[str] = []
+    waiting = loop_in_a_thread(connection, ended)
+    waiting.join(WAIT)
+    assert ended == ["returned"]  # an abandoned connection waits for nothing, and tells nothing
+    assert recorder.lost == []
 
 
 def test_a_broker_that_goes_away_is_a_loss_told_once(tmp_path: Path) -> None:
@@ -182,17 +199,3 @@ def test_a_broker_that_goes_away_is_a_loss_told_once(tmp_path: Path) -> None:
     connection.loop(0.0)
     assert len(recorder.lost) == 1
     assert isinstance(recorder.lost[0], ConnectionError)
-
-
-def test_wait_for_io_tells_readable_and_writable_apart_for_any_descriptor_number() -> None:
-    import socket
-
-    left, right = socket.socketpair()
-    with left, right:
-        assert wait_for_io([left.fileno()], [], 0.0) == (set(), set())  # nothing to read yet
-        assert wait_for_io([], [left.fileno()], 0.0) == (set(), {left.fileno()})
-        right.send(b"x")
-        assert wait_for_io([left.fileno()], [left.fileno()], 0.0) == ({left.fileno()}, {left.fileno()})
-        right.close()
-        readable, _ = wait_for_io([left.fileno()], [], 0.0)
-        assert readable == {left.fileno()}  # drained or not, an end is something to read
