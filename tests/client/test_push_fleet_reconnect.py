@@ -14,8 +14,7 @@ from typing import cast
 import pytest
 
 from scheduler_client import PauseWatcher, SchedulerClient, WatcherStatus
-from tests.client.test_push_watcher import URL, FakeBroker, message
-from tests.client.test_watcher import UNCHANGED, ScriptedClient
+from tests.client.fakes import UNCHANGED, URL, FakeBroker, ScriptedClient, message
 from tests.clocks import Clock
 
 ACCOUNT_CONNECTS_PER_SECOND = 500  # AWS IoT Core's default quota

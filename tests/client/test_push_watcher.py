@@ -3,87 +3,19 @@ owner: subscribed, a message, lost) and a scripted API. The real broker is in te
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, cast
 
 import pytest
 
 from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, Unreachable
-from scheduler_client.push import PushEvents, PushRefused, PushUrl, parse_push_url
-from tests.client.test_watcher import UNCHANGED, MidRandom, ScriptedClient, run_until
+from scheduler_client.push import PushRefused, parse_push_url
+from tests.client.fakes import INCARNATION, UNCHANGED, URL, FakeBroker, MidRandom, ScriptedClient, message, run_until
 from tests.clocks import Clock
-
-URL = "mqtt://127.0.0.1:1883/scheduler-control/prod/pause"
-INCARNATION = "mk3x0a9z7q2c"
-
-
-def message(version: int, is_paused: bool, incarnation: str = INCARNATION) -> bytes:
-    etag = f'"{version}.{"p" if is_paused else "r"}.{incarnation}"'
-    return json.dumps({"is_paused": is_paused, "etag": etag, "version": version, "updated_at": None}).encode()
 
 
 def state(version: int, is_paused: bool) -> SchedulerState:
     return SchedulerState(is_paused, f'"{version}.{"p" if is_paused else "r"}.{INCARNATION}"', None)
-
-
-class FakeConnection:
-    """One connection attempt: ``open`` fails when the broker is down; the test plays the broker's part."""
-
-    def __init__(self, broker: FakeBroker, url: PushUrl, client_id: str, events: PushEvents) -> None:
-        self.broker, self.url, self.client_id, self.events = broker, url, client_id, events
-        self.closed = False
-
-    def open(self) -> None:
-        self.broker.attempts.append((self.broker.clock.now, self.client_id))
-        if self.broker.refuse is not None:
-            raise self.broker.refuse
-        self.broker.connections.append(self)
-        if self.broker.accepts:
-            self.events.subscribed()
-            if self.broker.retained is not None:
-                self.events.message(self.broker.retained)
-
-    def loop(self, timeout: float) -> None:  # the background thread's; these tests drive run_pending()
-        raise AssertionError("not in these tests")
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abandon(self) -> None:
-        self.closed = True
-
-
-class FakeBroker:
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.retained: bytes | None = None
-        self.refuse: Exception | None = None
-        self.accepts = True
-        self.attempts: list[tuple[float, str]] = []
-        self.connections: list[FakeConnection] = []
-
-    def connect(self, url: PushUrl, client_id: str, events: PushEvents) -> FakeConnection:
-        return FakeConnection(self, url, client_id, events)
-
-    @property
-    def live(self) -> FakeConnection:
-        connection = self.connections[-1]
-        assert not connection.closed
-        return connection
-
-    def publish(self, payload: bytes) -> None:
-        self.retained = payload
-        for connection in self.connections:
-            if not connection.closed:
-                connection.events.message(payload)
-
-    def go_down(self) -> None:
-        self.refuse = ConnectionRefusedError("connection refused")
-        for connection in self.connections:
-            if not connection.closed:
-                connection.closed = True
-                connection.events.lost(ConnectionError("connection lost"))
 
 
 @pytest.fixture

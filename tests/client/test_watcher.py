@@ -21,40 +21,11 @@ from scheduler_client import (
     Throttled,
     Unreachable,
 )
+from tests.client.fakes import UNCHANGED, MidRandom, ScriptedClient, run_until
 from tests.clocks import Clock
 
 PAUSED_7 = SchedulerState(True, '"7"', None)
 RESUMED_8 = SchedulerState(False, '"8"', None)
-UNCHANGED = None  # what get_if_changed answers for a 304
-
-
-class ScriptedClient:
-    """Answers get_if_changed from a script (states, UNCHANGED, or exceptions to raise); records the ETags."""
-
-    def __init__(self, *script: SchedulerState | Exception | None) -> None:
-        self.script = list(script)
-        self.etags: list[str | None] = []
-        self.polled = threading.Event()
-
-    def get_if_changed(self, etag: str | None, *, retry: bool = True) -> SchedulerState | None:
-        assert retry is False  # the watcher backs off itself; the client must not retry inside a poll
-        self.etags.append(etag)
-        self.polled.set()
-        answer = self.script.pop(0) if len(self.script) > 1 else self.script[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-class MidRandom(random.Random):
-    """uniform(a, b) at the middle, unless told otherwise: the waits become exact."""
-
-    def __init__(self, at: float = 0.5) -> None:
-        super().__init__()
-        self.at = at
-
-    def uniform(self, a: float, b: float) -> float:
-        return a + (b - a) * self.at
 
 
 def watcher_of(client: ScriptedClient, clock: Clock, *, at: float = 0.5, **options: Any) -> PauseWatcher:
@@ -64,16 +35,6 @@ def watcher_of(client: ScriptedClient, clock: Clock, *, at: float = 0.5, **optio
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-def run_until(watcher: PauseWatcher, clock: Clock, done: Callable[[], bool], steps: int = 200) -> None:
-    """The watcher's loop on the injected clock: each step, then time moves exactly as far as the step asked."""
-    for _ in range(steps):
-        wait = watcher.run_pending()
-        if done():
-            return
-        clock.now += wait
-    pytest.fail(f"not done within {steps} steps")
 
 
 # --- fail static, and fail closed when asked -------------------------------------------------------------

@@ -13,8 +13,7 @@ from typing import Any, cast
 import pytest
 
 from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState
-from tests.client.test_push_watcher import URL, FakeBroker, message
-from tests.client.test_watcher import ScriptedClient
+from tests.client.fakes import URL, FakeBroker, ScriptedClient, message
 from tests.clocks import Clock
 
 pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork")
