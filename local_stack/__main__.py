@@ -2,10 +2,10 @@
 
 run:    DynamoDB Local on a free port with its data in .local/dynamodb, the table from template.yaml, the
         scheduler entry created if missing (as the deploy does), and SAM's local API Gateway on
-        127.0.0.1:$PORT (3000); and the data plane: a real MQTT broker on 127.0.0.1:$MQTT_PORT (1883), the
-        publisher fed by DynamoDB Local's stream and the minute repair (local_stack/push_feed.py), publishing
-        through a stand-in of IoT Core's data plane (local_stack/iot_data.py). SIGINT, SIGTERM and SIGHUP stop
-        it all; the data stays.
+        127.0.0.1:$PORT (3000); and the data plane: Eclipse Mosquitto on 127.0.0.1:$MQTT_PORT (1883) and, over
+        WebSocket, $MQTT_WS_PORT (9001), the publisher fed by DynamoDB Local's stream and the minute repair
+        (local_stack/push_feed.py), publishing through a stand-in of IoT Core's data plane
+        (local_stack/iot_data.py). SIGINT, SIGTERM and SIGHUP stop it all; the data stays.
 invoke: what `sam local invoke FUNCTION -e EVENT` does, against the same local database: the function's
         answer on stdout as one JSON document, its logs on stderr, a non-zero exit on a function error.
 """
@@ -13,19 +13,24 @@ invoke: what `sam local invoke FUNCTION -e EVENT` does, against the same local d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import socket
 import sys
 import threading
+import traceback
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from local_stack.broker import TOPIC, LocalBroker
-from local_stack.dynamodb_local import DynamoDBLocal, LocalStackError, answers, client_environment
-from local_stack.template import FUNCTION_LOGICAL_ID, PROJECT_ROOT, create_table
+from local_stack.change_events import ChangeLog
+from local_stack.dynamodb_local import DynamoDBLocal, LocalStackError, answers, client_environment, free_port
+from local_stack.iot_data import BrokerStore, wsgi_app
+from local_stack.push_feed import PushFeed
+from local_stack.template import FUNCTION_LOGICAL_ID, PROJECT_ROOT, create_table, function_handlers
 
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "dynamodb"
 TABLE_NAME = "scheduler-local"
@@ -35,7 +40,7 @@ LOCAL_ACTOR = "local-stack"
 def prepare_database(database: DynamoDBLocal) -> None:
     """Point this process's function code at DynamoDB Local, then make the table and the entry."""
     os.environ.update(client_environment(database.endpoint_url, TABLE_NAME))
-    import store
+    from scheduler_service import store  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
     store.dynamodb_client.cache_clear()
     create_table(store.dynamodb_client(), TABLE_NAME)
@@ -59,33 +64,26 @@ def _bind(port: int, variable: str) -> socket.socket:
     return listener
 
 
-def _mqtt_port_free(port: int) -> None:
-    _bind(port, "MQTT_PORT").close()
-
-
 class DataPlane:
     """The broker, the IoT data-plane stand-in in front of it, and the feed from the stream to both."""
 
-    def __init__(self, data_dir: Path, mqtt_port: int | None) -> None:
-        if mqtt_port:
-            _mqtt_port_free(mqtt_port)
-        self.broker = LocalBroker(data_dir / "broker", mqtt_port)
+    def __init__(self, data_dir: Path, mqtt_port: int | None, ws_port: int | None) -> None:
+        for port, variable in ((mqtt_port, "MQTT_PORT"), (ws_port, "MQTT_WS_PORT")):
+            if port:
+                _bind(port, variable).close()  # busy: one line that names the variable to set
+        self.broker = LocalBroker(data_dir / "broker", mqtt_port, ws_port)
         self.url = self.broker.url()
+        self.ws_url = self.broker.ws_url()
         self.data_dir = data_dir
 
     def start(self, database: DynamoDBLocal) -> None:
-        from werkzeug.serving import make_server
-
-        from local_stack.change_events import ChangeLog
-        from local_stack.dynamodb_local import free_port
-        from local_stack.iot_data import BrokerStore, wsgi_app
-        from local_stack.push_feed import PushFeed
+        from werkzeug.serving import make_server  # noqa: PLC0415 - werkzeug only for `run`, not `invoke`
 
         self.broker.start()
         self.store = BrokerStore("127.0.0.1", self.broker.port)
         self.store.wait_connected(10)
         data_port = free_port()
-        from werkzeug.serving import WSGIRequestHandler
+        from werkzeug.serving import WSGIRequestHandler  # noqa: PLC0415 - werkzeug only for `run`, not `invoke`
 
         class Quiet(WSGIRequestHandler):
             def log_request(self, *_args: object) -> None:  # the publisher logs its publishes itself
@@ -95,11 +93,9 @@ class DataPlane:
         self.serving = threading.Thread(target=self.server.serve_forever, name="iot-data", daemon=True)
         self.serving.start()
         os.environ.update({"PUSH_TOPIC": TOPIC, "IOT_DATA_ENDPOINT": f"http://127.0.0.1:{data_port}"})
-        import repair_edge
-        import store
-        import stream_edge
+        from scheduler_service import aws, repair_edge, store, stream_edge  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
-        session = store._botocore_session()
+        session = aws.botocore_session()
         streams = session.create_client("dynamodbstreams", endpoint_url=database.endpoint_url)
         self.feed = PushFeed(
             store.dynamodb_client(),
@@ -118,13 +114,15 @@ class DataPlane:
                 print(f"stopping: {error}", file=sys.stderr)
 
 
-def run(port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | None = None) -> int:
-    from werkzeug.serving import make_server
+def run(
+    port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | None = None, ws_port: int | None = None
+) -> int:
+    from werkzeug.serving import make_server  # noqa: PLC0415 - werkzeug only for `run`, not `invoke`
 
-    from local_stack.gateway import create_app
+    from local_stack.gateway import create_app  # noqa: PLC0415 - SAM's local gateway only when serving
 
     listener = _bind(port, "PORT")
-    plane = DataPlane(data_dir, mqtt_port)
+    plane = DataPlane(data_dir, mqtt_port, ws_port)
     server = make_server("127.0.0.1", port, create_app(port), threaded=True, fd=listener.fileno())
     server.daemon_threads = False  # type: ignore[attr-defined]  # stopping waits for requests in flight
     stop = threading.Event()
@@ -145,6 +143,7 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | N
         print(
             f"Scheduler API: {url}\n"
             f"Push: {plane.url} (MQTT broker pid {plane.broker.process.pid if plane.broker.process else '?'})\n"
+            f"Push over WebSocket: {plane.ws_url}\n"
             f"DynamoDB Local: {database.endpoint_url} (pid {database.process.pid if database.process else '?'}), "
             f"data in {data_dir}\n"
             f"  scheduler watch --url {url} --push {plane.url}\n"
@@ -171,7 +170,7 @@ def run(port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | N
 
 def invoke(event_path: Path, data_dir: Path, function: str) -> int:
     """Like `sam local invoke FUNCTION -e EVENT`: the answer on stdout, the logs on stderr."""
-    from local_stack.gateway import LocalContext
+    from local_stack.gateway import LocalContext  # noqa: PLC0415 - SAM's local gateway only when serving
 
     event = _read_event(event_path)
     handler = _handler(function)
@@ -194,9 +193,6 @@ def _read_event(event_path: Path) -> Any:
 
 
 def _handler(function: str) -> Any:
-    import contextlib
-
-    from local_stack.template import function_handlers
 
     with contextlib.redirect_stdout(sys.stderr):  # the logger keeps the stream it has at import: stderr
         handlers = function_handlers()
@@ -221,10 +217,8 @@ def _running_endpoint(data_dir: Path) -> str | None:
 def _invoke_and_print(handler: Any, function: str, event: Any, context: Any) -> int:
     """Run the handler as Lambda would and print what Lambda would return: its answer, or
     ``{"errorType": ..., "errorMessage": ...}`` (the trace on stderr) and exit code 1."""
-    import contextlib
-    import traceback
 
-    from local_stack.response_url import ResponseRecorder
+    from local_stack.response_url import ResponseRecorder  # noqa: PLC0415 - only for custom-resource events
 
     recorder = ResponseRecorder() if "ResponseURL" in event else None
     if recorder is not None:  # a CloudFormation request: its answer is PUT here, and printed
@@ -262,13 +256,25 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("MQTT_PORT") or 1883),
         help="the local MQTT broker's port (0 for a free one)",
     )
+    run_parser.add_argument(
+        "--mqtt-ws-port",
+        type=int,
+        default=int(os.environ.get("MQTT_WS_PORT") or 9001),
+        help="the local MQTT broker's WebSocket port (0 for a free one)",
+    )
     invoke_parser = commands.add_parser("invoke", help="invoke a function of template.yaml with an event file")
     invoke_parser.add_argument("event", type=Path)
     invoke_parser.add_argument("--function", default=os.environ.get("FUNCTION") or FUNCTION_LOGICAL_ID)
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            return run(args.port, args.data_dir.resolve(), args.dynamodb_port, args.mqtt_port or None)
+            return run(
+                args.port,
+                args.data_dir.resolve(),
+                args.dynamodb_port,
+                args.mqtt_port or None,
+                args.mqtt_ws_port or None,
+            )
         return invoke(args.event, args.data_dir.resolve(), args.function)
     except LocalStackError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@ machine's Java, on loopback, with its data in a folder of ours."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -12,6 +13,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+import botocore.session
+from botocore.config import Config
 
 from local_stack.template import PROJECT_ROOT
 
@@ -152,8 +156,6 @@ class DynamoDBLocal:
 
 
 def _probe_client(endpoint_url: str) -> Any:
-    import botocore.session
-    from botocore.config import Config
 
     return botocore.session.get_session().create_client(
         "dynamodb",
@@ -177,8 +179,6 @@ def answers(endpoint_url: str) -> bool:
 def _die_with_parent() -> None:
     """Linux: the kernel sends SIGTERM to DynamoDB Local if the process that started it dies, even by SIGKILL."""
     try:
-        import ctypes
-
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
     except OSError:  # not Linux/glibc: stop() on the normal paths still ends it

@@ -47,7 +47,7 @@ class InProcessRunner:
         return False
 
     def invoke(self, function_identifier: str, event: str, stdout: Any = None, stderr: Any = None, **_: Any) -> None:
-        from samcli.local.lambdafn.exceptions import FunctionNotFound
+        from samcli.local.lambdafn.exceptions import FunctionNotFound  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
 
         handler = self.handlers.get(function_identifier)
         if handler is None:
@@ -69,17 +69,17 @@ class InProcessRunner:
 
 def scheduler_handlers() -> dict[str, Handler]:
     """The template's API function, by logical id. Import after the environment is set."""
-    import app
+    from scheduler_service import app  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
     return {FUNCTION_LOGICAL_ID: app.lambda_handler}
 
 
 def create_app(port: int, host: str = "127.0.0.1") -> Any:
     """The Flask app of SAM's local gateway for template.yaml's API, wired to the in-process runner."""
-    from samcli.lib.providers.api_provider import ApiProvider
-    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
-    from samcli.lib.utils.stream_writer import StreamWriter
-    from samcli.local.apigw.local_apigw_service import LocalApigwService
+    from samcli.lib.providers.api_provider import ApiProvider  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
+    from samcli.lib.utils.stream_writer import StreamWriter  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
+    from samcli.local.apigw.local_apigw_service import LocalApigwService  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
 
     stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE_PATH))
     api = ApiProvider(stacks, cwd=str(TEMPLATE_PATH.parent)).api

@@ -96,8 +96,8 @@ class BrokerStore:
     retained message arrives on subscribing, later ones as they are published)."""
 
     def __init__(self, host: str, port: int) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
+        import paho.mqtt.client as mqtt  # noqa: PLC0415 - the broker client only when the data plane starts
+        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415 - the broker client only when the data plane starts
 
         self._messages = InMemoryStore()
         self._connected = threading.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ FUNCTION_LOGICAL_ID = "SchedulerFunction"
 @cache
 def load_template() -> dict[str, Any]:
     """The template as a dict, CloudFormation short forms (!Ref, !GetAtt, ...) included."""
-    from cfnlint.decode import cfn_yaml
+    from cfnlint.decode import cfn_yaml  # noqa: PLC0415 - cfn-lint's YAML reader, only when the template is read
 
     template: dict[str, Any] = cfn_yaml.load(str(TEMPLATE_PATH))
     return template
@@ -45,7 +46,6 @@ def create_table(client: Any, table_name: str) -> bool:
 def function_handlers() -> dict[str, Any]:
     """The template's functions, by logical id, as callables (``Handler: module.function`` in CodeUri, which is
     on the path). Import after the environment is set: modules read it at import."""
-    import importlib
 
     handlers: dict[str, Any] = {}
     for logical_id, resource in load_template()["Resources"].items():

@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -30,20 +31,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import boto3
 
-from local_stack.dynamodb_local import DynamoDBLocal, client_environment  # noqa: E402
-from local_stack.gateway import LocalContext  # noqa: E402
-from local_stack.template import create_table  # noqa: E402
+from local_stack.dynamodb_local import DynamoDBLocal, client_environment
+from local_stack.gateway import LocalContext
+from local_stack.template import create_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TABLE = "scheduler-bench"
 KEY = {"pk": {"S": "scheduler"}}
 
+# The built package is on PYTHONPATH for both sides, as /var/task is on Lambda's.
 HANDLER_COLD = """
-import json, os, sys
-sys.path.insert(0, os.environ["BENCH_PACKAGE"])
-from app import lambda_handler
+import json
+from scheduler_service.app import lambda_handler
 class Context:
     aws_request_id = "bench"
 event = json.loads(open("events/get.json").read())
@@ -80,7 +82,6 @@ def time_process(code: str, env: dict[str, str]) -> tuple[float, float]:
 def cold_path(env: dict[str, str], pairs: int, baseline_code: str) -> tuple[list[float], list[float]]:
     """(wall ratios, CPU ratios) handler/baseline, one per pair; the order alternates so drift favours neither.
     Wall time is what a caller waits; CPU time is the same work with less of the other processes' noise."""
-    import boto3
 
     env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     warm_jvm = boto3.client("dynamodb")
@@ -103,7 +104,6 @@ def cold_path(env: dict[str, str], pairs: int, baseline_code: str) -> tuple[list
 def instructions(code: str, env: dict[str, str]) -> int:
     """Instructions a fresh Python process runs for ``code``, counted by valgrind's callgrind: the same count
     for the same work whatever else the machine does (wall and CPU time vary by 10% here)."""
-    import re
 
     result = subprocess.run(  # noqa: S603 - valgrind and our own interpreter, fixed arguments
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code],  # noqa: S607
@@ -143,9 +143,8 @@ def timed(call: Callable[[], Any], count: int) -> list[float]:
 
 def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
     """{operation: (handler p50, handler p99, bare p50, bare p99)} in seconds, blocks interleaved."""
-    import boto3
 
-    import app
+    from scheduler_service import app  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
     bare = boto3.client("dynamodb")
     get_event = json.loads((ROOT / "events/get.json").read_text())
@@ -165,7 +164,7 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
         flips["next"] += 1
         return app.lambda_handler(flip_events[flips["next"] % 2], invocation())
 
-    import store
+    from scheduler_service import store  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
     expression = store._change_expression() + " REMOVE leases"  # the very write the store makes
     condition = store._not_a_recent_write()
@@ -206,8 +205,7 @@ def warm_path(requests: int) -> dict[str, tuple[float, float, float, float]]:
 
 
 def round_trips() -> dict[str, int]:
-    import app
-    import store
+    from scheduler_service import app, store  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
     calls: list[str] = []
     store.dynamodb_client().meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
@@ -261,10 +259,9 @@ def main() -> int:
 
 def measure(args: argparse.Namespace, package: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-dynamodb-") as data_dir, DynamoDBLocal(Path(data_dir)) as database:
-        env = {**os.environ, **client_environment(database.endpoint_url, TABLE), "BENCH_PACKAGE": str(package)}
+        env = {**os.environ, **client_environment(database.endpoint_url, TABLE), "PYTHONPATH": str(package)}
         os.environ.update(env)
-        sys.path.insert(0, str(ROOT / "functions" / "scheduler"))
-        import store
+        from scheduler_service import store  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
         create_table(store.dynamodb_client(), TABLE)
         store.create_if_missing(actor="bench")

@@ -24,13 +24,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_stack.dynamodb_local import free_port
+from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState
+from scripts.bench import publish
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench import publish  # noqa: E402  # scripts/ is this script's own directory
-
-from local_stack.dynamodb_local import free_port  # noqa: E402
-from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState  # noqa: E402
 
 BURST_WINDOW = 0.1
 

@@ -1,22 +1,21 @@
 """`make mutate`: mutation testing of the function and the client package (mutmut), a summary per file.
 
-mutmut names each mutant after its module's path, and strips only a leading ``src/``; the function's modules
-are top-level (``store``, not ``functions.scheduler.store``), as in the Lambda package. So the run happens in a
-staging copy, ``.mutate/``, where they sit in ``src/`` next to the tests and the files the tests read.
+mutmut names each mutant after its module's path, and strips only a leading ``src/``. So the run happens in a
+staging copy, ``.mutate/``, where the packages (``scheduler_service``, ``scheduler_client``,
+``scheduler_contract``) sit in ``src/`` next to the tests and the files the tests read.
 mutmut then runs, for each mutant, only the tests that call the mutated function (it records which ones do).
 
 Mutants known to change no behaviour are listed with their reason in ``mutation-equivalents.toml``; the summary
 counts them apart, so a run shows only what matters: the survivors each want a test (or a reason there).
 
-    python scripts/mutate.py                # everything
-    python scripts/mutate.py 'store.*'      # one module (mutmut's name patterns)
-    python scripts/mutate.py --report       # the last run's summary again
+    python -m scripts.mutate                                # everything
+    python -m scripts.mutate 'scheduler_service.store.*'    # one module (mutmut's name patterns)
+    python -m scripts.mutate --report                       # the last run's summary again
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess  # nosec B404
 import sys
@@ -26,8 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = ROOT / ".mutate"
-SOURCES = ROOT / "functions" / "scheduler"
-CLIENT = ROOT / "client" / "src" / "scheduler_client"
+PACKAGES = [
+    ROOT / "functions" / "scheduler" / "scheduler_service",
+    ROOT / "client" / "src" / "scheduler_client",
+    ROOT / "client" / "src" / "scheduler_contract",
+]
 EQUIVALENTS = ROOT / "mutation-equivalents.toml"
 COPIED = [
     "tests",
@@ -70,9 +72,8 @@ def stage() -> None:
     """A fresh copy of the working tree's function and tests, laid out for mutmut."""
     shutil.rmtree(STAGE, ignore_errors=True)
     (STAGE / "src").mkdir(parents=True)
-    for module in SOURCES.glob("*.py"):
-        shutil.copy2(module, STAGE / "src" / module.name)
-    shutil.copytree(CLIENT, STAGE / "src" / CLIENT.name, ignore=shutil.ignore_patterns("__pycache__"))
+    for package in PACKAGES:
+        shutil.copytree(package, STAGE / "src" / package.name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
@@ -88,12 +89,9 @@ def stage() -> None:
 
 def run(patterns: list[str]) -> int:
     mutmut = Path(sys.executable).parent / "mutmut"
-    # The one integration module in the runs (PushConnection against the real broker: seconds, not minutes) finds
-    # the broker the project installed, not one under the staged copy.
-    environment = {**os.environ, "AMQTT": os.environ.get("AMQTT", str(ROOT / ".venv-broker" / "bin" / "amqtt"))}
     # Fixed arguments; the patterns only select mutants by name.
     return subprocess.run(  # noqa: S603  # nosec B603
-        [str(mutmut), "run", "--max-children", "2", *patterns], cwd=STAGE, check=False, env=environment
+        [str(mutmut), "run", "--max-children", "2", *patterns], cwd=STAGE, check=False
     ).returncode
 
 

@@ -8,9 +8,10 @@ sources, and runs the unit, infrastructure and client tests against each mutant 
 failure; test files that name the module or the rule go first). No library does this: mutmut, cosmic-ray and
 mutatest have no operator that drops a collection's element.
 
-    python scripts/mutate_rules.py [NAME_PATTERN ...]      e.g. 'errors.*' 'rules.MAX_BODY_BYTES*'
+    python -m scripts.mutate_rules [NAME_PATTERN ...]   e.g. 'scheduler_service.errors.*'
 
-A mutant is named ``<module>.<rule><operator>`` (``rules.MAX_BODY_BYTES+1``, ``errors.refusals-IdempotencyKeyReused``).
+A mutant is named ``<package>.<module>.<rule><operator>`` (``scheduler_service.rules.MAX_BODY_BYTES+1``,
+``scheduler_service.errors.refusals-IdempotencyKeyReused``).
 Equivalent ones are listed with their reason under ``[rules]`` in mutation-equivalents.toml.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import os
 import shutil
 import subprocess
 import sys
@@ -29,10 +31,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = ROOT / ".mutate-rules"
-SOURCES = [
-    *sorted((ROOT / "functions" / "scheduler").glob("*.py")),
-    *sorted((ROOT / "client" / "src" / "scheduler_client").glob("*.py")),
+PACKAGES = [
+    ROOT / "functions" / "scheduler" / "scheduler_service",
+    ROOT / "client" / "src" / "scheduler_client",
+    ROOT / "client" / "src" / "scheduler_contract",
 ]
+SOURCES = [path for package in PACKAGES for path in sorted(package.glob("*.py"))]
 TEST_DIRS = ["tests/unit", "tests/infrastructure", "tests/client"]
 EQUIVALENTS = ROOT / "mutation-equivalents.toml"
 SLOW_SECONDS = 900
@@ -120,7 +124,7 @@ def _label(text: str) -> str:
 def mutants_of(path: Path) -> Iterator[Mutant]:
     source = path.read_text()
     tree = ast.parse(source)
-    module = path.stem if "scheduler_client" not in path.parts else f"scheduler_client.{path.stem}"
+    module = f"{path.parent.name}.{path.stem}"
 
     def rules_in(body: list[ast.stmt], owner: str = "") -> Iterator[tuple[str, ast.expr]]:
         for statement in body:
@@ -197,6 +201,8 @@ def run(mutant: Mutant, worker: int) -> tuple[Mutant, str]:
                 *test_order(mutant, copy),
             ],
             cwd=copy,
+            # The staged copy's packages, not the installed (editable) ones of the working tree.
+            env={**os.environ, "PYTHONPATH": f"{copy / 'functions' / 'scheduler'}:{copy / 'client' / 'src'}"},
             capture_output=True,
             text=True,
             timeout=SLOW_SECONDS,

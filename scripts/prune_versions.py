@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from botocore.session import Session
+
 ALIAS = "live"
 
 
@@ -58,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.keep < 0:
         parser.error("--keep must be 0 or more")
-
-    from botocore.session import Session
 
     session = Session(profile=args.profile)
     cloudformation: Any = session.create_client("cloudformation", region_name=args.region)

@@ -19,6 +19,7 @@ Writes bench-results/push-fleet.md (quoted by docs/development.md and docs/fleet
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import resource
@@ -29,19 +30,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from local_stack.broker import LocalBroker
+from local_stack.dynamodb_local import free_port
+from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, WatcherStatus
+from scheduler_client.push import PushConnection, PushEvents, PushUrl, parse_push_url
+from scripts.bench import publish
+from scripts.fleet_bench import BURST_WINDOW, largest_burst, start_stack
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench import publish  # noqa: E402  # scripts/ is this script's own directory
-from fleet_bench import BURST_WINDOW, largest_burst, start_stack  # noqa: E402
-
-from local_stack.broker import LocalBroker  # noqa: E402
-from local_stack.dynamodb_local import free_port  # noqa: E402
-from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, WatcherStatus  # noqa: E402
-from scheduler_client.push import PushConnection, PushEvents, PushUrl, parse_push_url  # noqa: E402
 
 
 class Fleet:
@@ -201,8 +201,6 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
                 requests_down = sum(1 for moment in fleet.requests if moment < back)
                 connects = list(fleet.connects)
             if not all_back:  # say which watchers stayed behind, and why
-                from collections import Counter
-
                 behind = [w for w in watchers if w.status is not WatcherStatus.SUBSCRIBED]
                 statuses = Counter(w.status.value for w in behind)
                 errors = Counter(repr(w.last_error)[:80] for w in behind).most_common(3)
@@ -252,7 +250,6 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
 
 
 def main() -> int:
-    import logging
 
     logging.basicConfig(level=logging.ERROR)  # 500 watchers each saying push is down is not the report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.session import Session
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "functions" / "scheduler"))
 
 
 def table_of_stack(stack: str, profile: str | None, region: str | None) -> str:
-    from botocore.session import Session
 
     cloudformation: Any = Session(profile=profile).create_client("cloudformation", region_name=region)
     (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
@@ -31,7 +31,6 @@ def table_of_stack(stack: str, profile: str | None, region: str | None) -> str:
 
 
 def caller_arn(profile: str | None, region: str | None) -> str:
-    from botocore.session import Session
 
     sts: Any = Session(profile=profile).create_client("sts", region_name=region)
     return str(sts.get_caller_identity()["Arn"])
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AWS_DEFAULT_REGION"] = args.region
     table = args.table or table_of_stack(args.stack, args.profile, args.region)
     os.environ["TABLE_NAME"] = table
-    import store
+    from scheduler_service import store  # noqa: PLC0415 - the function's modules read the environment at import: set first
 
     created = store.create_if_missing(actor=f"operator:{caller_arn(args.profile, args.region)}", is_paused=True)
     if created:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from botocore.config import Config
+from botocore.session import Session
 
-from local_stack.template import PROJECT_ROOT, load_template  # after the path above
+from local_stack.template import PROJECT_ROOT, load_template
 
 WHY = {
     "AWS::DynamoDB::Table": "the switch and its versions (deletion protection and point-in-time recovery on)",
@@ -56,9 +56,6 @@ def stack_name(config_env: str) -> str:
 def physical_names(stack: str) -> dict[str, str]:
     """The stack's physical names by logical id; empty when the stack cannot be read (no credentials, say)."""
     try:
-        from botocore.config import Config
-        from botocore.session import Session
-
         client: Any = Session().create_client(
             "cloudformation", config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1})
         )

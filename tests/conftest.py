@@ -56,7 +56,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and the function's environment; no endpoint override, so moto answers.
 
     moto intercepts botocore through a handler it registers when it is imported, and only sessions created
-    afterwards carry it; the function keeps one botocore session per process (store._botocore_session). So
+    afterwards carry it; the function keeps one botocore session per process (aws.botocore_session). So
     moto is imported here, before any test can create that session: a test file run alone never reaches AWS.
     """
     import moto.core.models  # noqa: F401
@@ -86,8 +86,8 @@ def dynamodb(aws_env: None, moto_config: dict[str, Any]) -> Iterator[Any]:
     """A moto DynamoDB with the scheduler table exactly as template.yaml declares it, and no entry yet."""
     from moto import mock_aws
 
-    import store
     from local_stack.template import create_table
+    from scheduler_service import store
 
     store.dynamodb_client.cache_clear()
     with mock_aws(config=cast(Any, moto_config)):
@@ -101,7 +101,7 @@ def dynamodb(aws_env: None, moto_config: dict[str, Any]) -> Iterator[Any]:
 def iot_data(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIotDataPlane]:
     """IoT Core's data plane as the publisher and the repair meet it (tests/fake_iot_data.py), on the topic and
     endpoint the template gives them; its sleeps between publish attempts are recorded, not slept."""
-    import push_topic
+    from scheduler_service import push_topic
 
     monkeypatch.setenv("PUSH_TOPIC", fake_iot_data.TOPIC)
     monkeypatch.setenv("IOT_DATA_ENDPOINT", fake_iot_data.ENDPOINT)
@@ -118,7 +118,7 @@ def iot_data(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIot
 @pytest.fixture
 def scheduler_entry(dynamodb: Any) -> dict[str, Any]:
     """The one scheduler entry, created as a deploy creates it. Returns the stored item."""
-    import store
+    from scheduler_service import store
 
     assert store.create_if_missing(actor="test-setup", incarnation=ENTRY_INCARNATION)
     item = stored_item(dynamodb)
@@ -128,7 +128,7 @@ def scheduler_entry(dynamodb: Any) -> dict[str, Any]:
 
 def stored_item(client: Any) -> dict[str, Any] | None:
     """The raw scheduler item as DynamoDB holds it (None when missing): what 'nothing written' is proven on."""
-    import store
+    from scheduler_service import store
 
     item: dict[str, Any] | None = client.get_item(
         TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True
@@ -213,7 +213,7 @@ def logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     import io
     import sys
 
-    from observability import logger
+    from scheduler_service.observability import logger
 
     handler: Any = logger.registered_handler
     stream = io.StringIO()
@@ -233,7 +233,7 @@ def next_request_id(counter: list[int] = [0]) -> str:  # noqa: B006  # one count
 @pytest.fixture
 def invoke(lambda_context: LambdaContext) -> Callable[[Any], dict[str, Any]]:
     """Calls the real entry point, lambda_handler, as Lambda would: each call a new invocation (request id)."""
-    import app
+    from scheduler_service import app
 
     def call(event: Any) -> dict[str, Any]:
         lambda_context.aws_request_id = next_request_id()
@@ -270,7 +270,7 @@ def lose_answers(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
 
     import botocore.endpoint
 
-    import store
+    from scheduler_service import store
 
     monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=lambda seconds: None))
     client = store.dynamodb_client()

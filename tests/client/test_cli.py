@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from scheduler_client import cli
 from scheduler_client.cli import main
 from tests.client.conftest import Answer, ScriptedServer, etag, state_answer, status_answer
 
@@ -780,3 +781,38 @@ def test_watch_whose_first_poll_is_a_bare_304_says_so_in_one_line(
         "",
         "scheduler: the service answered without the switch's state\n",
     )
+
+
+def test_watch_with_a_stack_reads_its_outputs_once_for_the_api_and_the_push_urls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+    outputs = {
+        "ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/scheduler/",
+        "PushUrl": "wss://a1b2c3-ats.iot.eu-west-1.amazonaws.com/scheduler-control/prod/pause",
+    }
+
+    def describe(stack: str, profile: str | None, region: str | None) -> dict[str, str]:
+        asked.append(stack)
+        return outputs
+
+    monkeypatch.setattr(cli, "stack_outputs", describe)
+    monkeypatch.delenv("SCHEDULER_PUSH_URL", raising=False)
+    arguments = cli.parse_arguments(["watch", "--stack", "scheduler-prod"])
+
+    assert cli.resolve_url(arguments) == outputs["ApiUrl"]
+    assert cli.push_url(arguments) == outputs["PushUrl"]
+    assert asked == ["scheduler-prod"]
+
+
+def test_options_not_given_read_as_their_defaults_wherever_they_could_have_been_given() -> None:
+    before = cli.parse_arguments(["--url", "http://127.0.0.1:3000/scheduler/", "--timeout", "2", "status"])
+    after = cli.parse_arguments(["status", "--url", "http://127.0.0.1:3000/scheduler/"])
+
+    assert (before.url, before.timeout, before.json, before.stack) == (
+        "http://127.0.0.1:3000/scheduler/",
+        2.0,
+        False,
+        None,
+    )
+    assert (after.timeout, after.profile, after.region, after.no_push) == (5.0, None, None, False)

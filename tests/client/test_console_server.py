@@ -260,7 +260,7 @@ def test_a_change_names_the_stage_the_reason_and_the_etag_shown(server: Scripted
         ({"if_match": None}, "if_match (the ETag the page shows)"),
         ({"is_paused": "true"}, "is_paused (true or false)"),
         ({"extra": 1}, "unexpected fields: extra"),
-        ({"reason": "two\nlines"}, "control characters"),
+        ({"reason": "two\nlines"}, "holds a control character"),
     ],
 )
 def test_a_change_without_what_it_needs_is_refused_and_sends_nothing(

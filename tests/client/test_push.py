@@ -14,6 +14,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from scheduler_client import push
 from scheduler_client.push import (
+    PushUrl,
     PushUrlInvalid,
     message_state,
     new_client_id,
@@ -64,15 +65,20 @@ def test_push_urls_name_the_broker_and_the_topic(
         ("wss://example.com/a/b#", "no wildcards"),  # an empty fragment is still a '#'
         ("wss://example.com/a/+/b", "no wildcards"),
         ("mqtt://127.0.0.1:99999/a/b", "Not a push URL: 'mqtt://127.0.0.1:99999/a/b'"),
-        (
-            "ws://example.com/a",
-            "It is wss://<IoT data endpoint>/<topic>, mqtts://<host>/<topic>, or mqtt://127.0.0.1:<port>/<topic>",
-        ),
+        ("ws://example.com/a", "Plain ws:// is for the local stack on loopback only"),
+        ("http://127.0.0.1/a", "or mqtt:// or ws://127.0.0.1:<port>/<topic> \\(the local stack\\)"),
     ],
 )
 def test_other_urls_are_refused_with_the_forms_that_work(url: str, says: str) -> None:
     with pytest.raises(PushUrlInvalid, match=says):
         parse_push_url(url)
+
+
+def test_the_local_stacks_websocket_url_is_taken_on_loopback() -> None:
+    url = parse_push_url("ws://127.0.0.1:1884/scheduler-control/local/pause")
+
+    assert url == PushUrl("ws", "127.0.0.1", 1884, "scheduler-control/local/pause")
+    assert url.region is None
 
 
 def test_client_ids_are_the_node_policys_prefix_and_64_random_bits() -> None:

@@ -13,10 +13,7 @@ from typing import Any
 
 import pytest
 
-import errors
-import observability
-import repair_edge
-import store
+from scheduler_service import errors, observability, repair_edge, store
 from tests.conftest import TABLE_NAME, api_event, tag
 from tests.infrastructure.translated import translate
 
@@ -181,7 +178,7 @@ def change_event_pipe(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A pipe in moto, named where the heartbeat looks for it (template: CHANGE_EVENT_PIPE)."""
     import boto3
 
-    import pipe_state
+    from scheduler_service import pipe_state
 
     pipes = boto3.client("pipes")
     pipes.create_pipe(
@@ -308,7 +305,7 @@ def test_the_heartbeat_reports_whether_the_change_event_pipe_runs(
 def test_a_pipe_whose_state_cannot_be_read_reports_nothing_and_the_rest_of_the_heartbeat_stands(
     invoke: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], logs: Any
 ) -> None:
-    import pipe_state
+    from scheduler_service import pipe_state
 
     monkeypatch.setenv("CHANGE_EVENT_PIPE", "no-such-pipe")
     pipe_state.pipes_client.cache_clear()

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-import errors
 from local_stack.template import PROJECT_ROOT
+from scheduler_service import errors
 from tests.conftest import stored_item
 
 DEFINITIONS = sorted((PROJECT_ROOT / "statemachines").glob("*.asl.json"))
@@ -67,7 +67,7 @@ def test_every_refusal_is_matched_by_both_state_machines() -> None:
 def test_each_refusal_leaves_the_direct_edge_under_its_own_name(
     refusal: type[Exception], monkeypatch: pytest.MonkeyPatch, invoke: Any, dynamodb: Any, scheduler_entry: Any
 ) -> None:
-    import store
+    from scheduler_service import store
 
     raised = refusal(None) if refusal is errors.SchedulerPreconditionFailed else refusal("a refusal")
 
@@ -86,7 +86,7 @@ def test_each_refusal_leaves_the_direct_edge_under_its_own_name(
 def test_anything_else_leaves_the_direct_edge_as_scheduler_internal_error(
     monkeypatch: pytest.MonkeyPatch, invoke: Any, dynamodb: Any, scheduler_entry: Any
 ) -> None:
-    import store
+    from scheduler_service import store
 
     def fail(*_: Any, **__: Any) -> Any:
         raise KeyError("an internal detail")
@@ -101,7 +101,7 @@ def test_anything_else_leaves_the_direct_edge_as_scheduler_internal_error(
 
 def test_no_service_error_or_state_shares_a_name_with_the_client_package() -> None:
     import scheduler_client
-    import store
+    from scheduler_service import store
 
     client_names = set(scheduler_client.__all__)
     service_names = {

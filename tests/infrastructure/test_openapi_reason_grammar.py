@@ -13,9 +13,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from errors import InvalidSchedulerUpdate
 from local_stack.template import PROJECT_ROOT
-from rules import parse_reason
+from scheduler_service.errors import InvalidSchedulerUpdate
+from scheduler_service.rules import parse_reason
 
 PATTERN = re.compile(
     yaml.safe_load((PROJECT_ROOT / "openapi.yaml").read_text())["components"]["parameters"]["SchedulerReason"][

@@ -51,7 +51,7 @@ class FunctionInProcess:
         self.after_call: Callable[[Any], None] = lambda payload: None
 
     def invoke(self, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
-        import app
+        from scheduler_service import app
 
         payload = json.loads(body or "{}")
         self.payloads.append(payload)
@@ -356,7 +356,7 @@ def test_maintenance_window_pauses_waits_and_resumes(
 def test_maintenance_window_leaves_an_earlier_pause_by_hand_alone(
     start: Any, function: FunctionInProcess, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    import store
+    from scheduler_service import store
 
     store.write_pause(True, store.WriteRequest("operator", "t-1", "r-1"))
     before = stored_item(dynamodb)
@@ -373,7 +373,7 @@ def test_maintenance_window_leaves_an_earlier_pause_by_hand_alone(
 def test_a_change_by_hand_during_the_window_stands(
     start: Any, function: FunctionInProcess, dynamodb: Any, scheduler_entry: dict[str, Any], by_hand: bool
 ) -> None:
-    import store
+    from scheduler_service import store
 
     def operator_changes_it_before_the_window_ends(payload: Any) -> None:
         if payload.get("action") == "close_window":
@@ -536,7 +536,7 @@ def test_overlapping_windows_keep_the_pause_until_the_later_one_ends_the_first_e
 
 
 def _invoke_direct(payload: dict[str, Any]) -> dict[str, Any]:
-    import app
+    from scheduler_service import app
 
     result: dict[str, Any] = app.lambda_handler(payload, LambdaContext(aws_request_id=next_request_id()))
     return result
@@ -551,7 +551,7 @@ def test_a_stopped_windows_lease_holds_the_pause_until_it_expires(
 ) -> None:
     import boto3
 
-    import store
+    from scheduler_service import store
 
     sfn = boto3.client("stepfunctions")
     opened = threading.Event()

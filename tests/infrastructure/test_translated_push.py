@@ -58,7 +58,7 @@ def test_the_publisher_reads_the_tables_stream_one_record_at_a_time_in_order_wit
     assert properties["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["PushFailures", "Arn"]}}}
     (pattern,) = properties["FilterCriteria"]["Filters"]
     assert json.loads(pattern["Pattern"]) == {"eventName": ["INSERT", "MODIFY"]}
-    assert resources["PushPublisherFunction"]["Properties"]["Handler"] == "stream_edge.handler"
+    assert resources["PushPublisherFunction"]["Properties"]["Handler"] == "scheduler_service.stream_edge.handler"
 
 
 def test_the_publisher_may_publish_and_retain_on_its_one_topic_and_nothing_else_of_iot(
@@ -110,7 +110,7 @@ def test_the_repair_reads_the_entry_and_the_retained_message_and_may_republish_i
         "lambda:InvokeFunction",
         {"Fn::GetAtt": ["PushRepairFunction", "Arn"]},
     )
-    assert resources["PushRepairFunction"]["Properties"]["Handler"] == "repair_edge.handler"
+    assert resources["PushRepairFunction"]["Properties"]["Handler"] == "scheduler_service.repair_edge.handler"
 
 
 @pytest.mark.parametrize("function", ["PushPublisherFunction", "PushRepairFunction"])

@@ -39,6 +39,8 @@ class LocalStack:
         self.dynamodb_endpoint: str | None = None
         self.mqtt_port = free_port()
         self.push_url = f"mqtt://127.0.0.1:{self.mqtt_port}/scheduler-control/local/pause"
+        self.ws_port = free_port()
+        self.ws_push_url = f"ws://127.0.0.1:{self.ws_port}/scheduler-control/local/pause"
         self.broker_pid: int | None = None
 
     def start(self) -> LocalStack:
@@ -46,7 +48,7 @@ class LocalStack:
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             [
                 *(sys.executable, "-m", "local_stack", "--data-dir", str(self.data_dir), "run"),
-                *("--port", str(self.port), "--mqtt-port", str(self.mqtt_port)),
+                *("--port", str(self.port), "--mqtt-port", str(self.mqtt_port), "--mqtt-ws-port", str(self.ws_port)),
             ],
             cwd=PROJECT_ROOT,
             stdout=subprocess.PIPE,
@@ -66,6 +68,7 @@ class LocalStack:
         assert push, self.output()
         assert push.group(1) == self.push_url
         self.broker_pid = int(push.group(2))
+        assert f"Push over WebSocket: {self.ws_push_url}" in self.output(), self.output()
         return self
 
     def _read_output(self, ready: threading.Event) -> None:

@@ -105,11 +105,14 @@ def test_invoke_after_an_unclean_stop_starts_its_own_database(tmp_path: Path, ho
     stack.process.send_signal(how)
     stack.process.wait(timeout=30)
     assert stack.dynamodb_pid is not None
-    for _ in range(100):  # DynamoDB Local follows its parent (PR_SET_PDEATHSIG); bounded wait for the kernel
-        if not is_alive(stack.dynamodb_pid):
+    assert stack.broker_pid is not None
+    children = (stack.dynamodb_pid, stack.broker_pid)
+    for _ in range(100):  # DynamoDB Local and the broker follow their parent (PR_SET_PDEATHSIG); bounded wait
+        if not any(is_alive(pid) for pid in children):
             break
         threading_wait(0.1)
     assert not is_alive(stack.dynamodb_pid)
+    assert not is_alive(stack.broker_pid)  # as root too: the broker keeps its user, so the signal holds
     if how == signal.SIGHUP:
         assert stack.process.returncode == 0
         assert not (data_dir / "endpoint").exists()

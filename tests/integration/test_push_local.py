@@ -87,7 +87,7 @@ def wait_until_retained(stack: LocalStack, etag: str) -> None:
 @pytest.fixture
 def new_entry(local_stack: LocalStack) -> str:
     """An entry created afresh (a new incarnation, not paused): whatever an earlier test left retained is older."""
-    import store
+    from scheduler_service import store
 
     incarnation = store.new_incarnation(datetime.now(UTC))
     item = {
@@ -234,3 +234,45 @@ def test_scheduler_watch_with_push_names_the_source_and_age_of_each_line(
         process.send_signal(signal.SIGINT)
         process.wait(timeout=WAIT)
     assert process.returncode == 0
+
+
+def test_every_message_the_local_stack_publishes_validates_against_the_protocols_schema(
+    local_stack: LocalStack, new_entry: str
+) -> None:
+    """A plain MQTT subscriber (paho, no code of ours) records what the stack publishes: the retained message
+    and each flip's; every one is valid by docs/protocol/push-message.schema.json and names the state made."""
+    import paho.mqtt.client as mqtt
+    from jsonschema import Draft202012Validator
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    schema = json.loads((PROJECT_ROOT / "docs" / "protocol" / "push-message.schema.json").read_text())
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    received: list[bytes] = []
+    arrived = threading.Condition()
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        with arrived:
+            received.append(message.payload)
+            arrived.notify_all()
+
+    def wait_for_tag(etag: str) -> None:
+        with arrived:
+            assert arrived.wait_for(lambda: any(json.loads(m).get("etag") == etag for m in received), WAIT), received
+
+    subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    subscriber.on_message = on_message
+    subscriber.connect("127.0.0.1", local_stack.mqtt_port)
+    subscriber.subscribe("scheduler-control/local/pause", qos=1)
+    subscriber.loop_start()
+    try:
+        wait_for_tag(new_entry)
+        made = [patch(local_stack, True), patch(local_stack, False)]
+        for etag in made:
+            wait_for_tag(etag)
+    finally:
+        subscriber.loop_stop()
+        subscriber.disconnect()
+
+    for payload in received:
+        validator.validate(json.loads(payload))
+    assert {json.loads(payload)["etag"] for payload in received} >= {new_entry, *made}

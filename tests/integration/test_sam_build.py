@@ -37,12 +37,18 @@ def test_sam_build_packages_the_function(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     package = tmp_path / "build" / "SchedulerFunction"
     for module in ("app.py", "http_edge.py", "direct_edge.py", "rules.py", "store.py", "observability.py"):
-        assert (package / module).is_file(), module
+        assert (package / "scheduler_service" / module).is_file(), module
+    # The contract the function shares with the client, from the client's source tree: the same files.
+    contract = PROJECT_ROOT / "client" / "src" / "scheduler_contract"
+    for source in contract.glob("*.py"):
+        assert (package / "scheduler_contract" / source.name).read_bytes() == source.read_bytes(), source.name
+    assert not (package / "pyproject.toml").exists()  # the development install's, not Lambda's
     assert (package / "aws_lambda_powertools").is_dir()
     assert not (package / "boto3").exists()  # the runtime provides it; the package stays small
     tag = sys.implementation.cache_tag
-    for module in ("app", "http_edge", "store", "validators", "errors", "observability"):
-        header = (package / "__pycache__" / f"{module}.{tag}.pyc").read_bytes()[:8]
+    for module in ("scheduler_service/app", "scheduler_service/store", "scheduler_contract/tags"):
+        folder, name = module.split("/")
+        header = (package / folder / "__pycache__" / f"{name}.{tag}.pyc").read_bytes()[:8]
         # PEP 552: bit 0 hash-based, bit 1 checked against the source when imported.
         assert int.from_bytes(header[4:8], "little") == 0b11, module
     assert (tmp_path / "build" / "template.yaml").is_file()

@@ -28,8 +28,7 @@ def _forged_patch() -> dict[str, Any]:
 def test_a_proxy_event_not_through_the_api_alias_fails_before_any_write(
     dynamodb: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, invoked_arn: str
 ) -> None:
-    import app
-    import errors
+    from scheduler_service import app, errors
 
     dynamodb_calls.operations.clear()
     context = LambdaContext(invoked_function_arn=invoked_arn, aws_request_id=next_request_id())
@@ -54,8 +53,7 @@ def test_through_the_api_alias_the_gateways_identity_is_recorded(
 def test_without_api_alias_configured_no_proxy_event_is_believed(
     dynamodb: Any, scheduler_entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app
-    import errors
+    from scheduler_service import app, errors
 
     monkeypatch.delenv("LIVE_ALIAS")
 
@@ -65,7 +63,7 @@ def test_without_api_alias_configured_no_proxy_event_is_believed(
 
 
 def test_sam_local_tools_are_believed(dynamodb: Any, scheduler_entry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import app
+    from scheduler_service import app
 
     monkeypatch.setenv("AWS_SAM_LOCAL", "true")
     context = LambdaContext(invoked_function_arn=UNQUALIFIED, aws_request_id=next_request_id())
@@ -76,7 +74,7 @@ def test_sam_local_tools_are_believed(dynamodb: Any, scheduler_entry: Any, monke
 def test_a_direct_payload_carrying_proxy_keys_is_refused_before_any_write(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    import errors
+    from scheduler_service import errors
 
     with pytest.raises(errors.InvalidSchedulerUpdate, match="Unexpected fields"):
         invoke({"is_paused": True, "body": '{"is_paused": false}', "requestContext": {}})

@@ -16,12 +16,12 @@ FRESH_PROCESS = """
 import json, sys
 from moto import mock_aws
 with mock_aws():
-    import store
+    from scheduler_service import store
     from local_stack.template import create_table
     create_table(store.dynamodb_client(), "scheduler-test")
     store.create_if_missing(actor="test-setup")
     before = set(sys.modules)
-    import app
+    from scheduler_service import app
     from tests.conftest import api_event, LambdaContext
     headers = json.loads(sys.argv[1])
     answer = app.lambda_handler(api_event("GET", headers=headers), LambdaContext())
@@ -34,7 +34,7 @@ def loaded_by_a_get(headers: dict[str, str]) -> dict[str, object]:
         [sys.executable, "-c", FRESH_PROCESS, json.dumps(headers)],
         cwd=PROJECT_ROOT,
         env={
-            "PYTHONPATH": f"{PROJECT_ROOT / 'functions' / 'scheduler'}:{PROJECT_ROOT}",
+            "PYTHONPATH": str(PROJECT_ROOT),
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "eu-west-1",

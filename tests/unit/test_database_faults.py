@@ -20,7 +20,7 @@ LEAK_MARKERS = ("Traceback", "botocore", "Error(", "Exception", "timeout", "127.
 @pytest.fixture
 def unanswering_dynamodb(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A loopback port that accepts connections and never answers: DynamoDB hanging mid-request."""
-    import store
+    from scheduler_service import store
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -34,7 +34,7 @@ def unanswering_dynamodb(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 @pytest.fixture
 def refusing_dynamodb(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import store
+    from scheduler_service import store
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -88,7 +88,7 @@ GOOD_ITEM = {"pk": {"S": "scheduler"}, "is_paused": {"BOOL": True}, "version": {
 def test_after_a_fault_clears_the_next_request_succeeds_on_the_warm_client(
     invoke: Any, stubbed: Stubber, logs: Any, code: str, status: int
 ) -> None:
-    import store
+    from scheduler_service import store
 
     stubbed.add_response("get_item", {"Item": GOOD_ITEM})
     stubbed.add_client_error("get_item", service_error_code=code, http_status_code=400)

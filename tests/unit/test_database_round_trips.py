@@ -62,7 +62,7 @@ def test_rejected_requests_make_no_database_call(
 
 
 def test_the_client_is_created_once_per_container(invoke: Any, scheduler_entry: dict[str, Any]) -> None:
-    import store
+    from scheduler_service import store
 
     store.dynamodb_client.cache_clear()
     for _ in range(3):

@@ -67,7 +67,7 @@ def test_if_match_with_the_current_etag_sets(invoke: Any, scheduler_entry: dict[
 def test_a_stale_if_match_raises_precondition_failed_and_writes_nothing(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    import errors
+    from scheduler_service import errors
 
     stale = invoke({})["etag"]
     invoke({"is_paused": True})
@@ -81,7 +81,7 @@ def test_a_stale_if_match_raises_precondition_failed_and_writes_nothing(
 
 
 def test_a_missing_entry_raises_scheduler_entry_missing(invoke: Any, dynamodb: Any) -> None:
-    import errors
+    from scheduler_service import errors
 
     with pytest.raises(errors.SchedulerEntryMissing):
         invoke({})
@@ -106,7 +106,7 @@ BAD_PAYLOADS: dict[str, tuple[Any, str]] = {
 def test_bad_payloads_raise_invalid_scheduler_update_and_write_nothing(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], dynamodb_calls: Any, payload: Any, words: str
 ) -> None:
-    import errors
+    from scheduler_service import errors
 
     with pytest.raises(errors.InvalidSchedulerUpdate) as raised:
         invoke(payload)
@@ -119,7 +119,7 @@ def test_bad_payloads_raise_invalid_scheduler_update_and_write_nothing(
 def test_an_if_match_that_names_no_version_raises_precondition_failed(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any]
 ) -> None:
-    import errors
+    from scheduler_service import errors
 
     with pytest.raises(errors.SchedulerPreconditionFailed):
         invoke({"is_paused": True, "if_match": "1"})
@@ -183,7 +183,7 @@ def test_the_execution_is_the_correlation_id(invoke: Any, scheduler_entry: dict[
 def test_a_bad_direct_payload_is_refused_with_its_exact_reason_and_no_io(
     invoke: Any, dynamodb: Any, dynamodb_calls: Any, scheduler_entry: dict[str, Any], payload: Any, message: str
 ) -> None:
-    import errors
+    from scheduler_service import errors
 
     dynamodb_calls.operations.clear()
 
@@ -218,8 +218,7 @@ def test_a_key_is_scoped_to_its_direct_caller(invoke: Any, dynamodb: Any, schedu
 def test_the_internal_error_names_nothing_but_the_log(
     invoke: Any, scheduler_entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import errors
-    import store
+    from scheduler_service import errors, store
 
     def broken() -> Any:
         raise RuntimeError("secret internals")
@@ -232,7 +231,7 @@ def test_the_internal_error_names_nothing_but_the_log(
 
 
 def test_a_missing_entry_is_named_in_the_message(invoke: Any, dynamodb: Any) -> None:
-    import errors
+    from scheduler_service import errors
 
     with pytest.raises(errors.SchedulerEntryMissing) as raised:
         invoke({"is_paused": True})
@@ -249,7 +248,7 @@ def test_a_missing_entry_is_named_in_the_message(invoke: Any, dynamodb: Any) -> 
     ids=["another-version", "no-version"],
 )
 def test_a_failed_precondition_tells_the_state_machine_why(invoke: Any, if_match: str, message: str) -> None:
-    import errors
+    from scheduler_service import errors
 
     # Step Functions shows this message as the error's cause.
     with pytest.raises(errors.SchedulerPreconditionFailed) as raised:

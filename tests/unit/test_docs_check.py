@@ -3,14 +3,11 @@ make target that does not exist, a README command the project does not have."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-import check_docs  # a script of the repository, found through the path above
+from scripts import check_docs
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def cfn_event(kind: str, response_url: ResponseUrl) -> dict[str, Any]:
 
 
 def run(event: dict[str, Any], lambda_context: Any) -> None:
-    import entry_resource
+    from scheduler_service import entry_resource
 
     entry_resource.handler(event, lambda_context)
 
@@ -365,7 +365,7 @@ def https_create_event() -> dict[str, Any]:
 def test_the_https_response_url_cloudformation_gives_is_answered_with_a_put(
     captured_put: CapturedPut, lambda_context: Any
 ) -> None:
-    import entry_resource
+    from scheduler_service import entry_resource
 
     event = https_create_event()
 
@@ -383,7 +383,7 @@ def test_the_https_response_url_cloudformation_gives_is_answered_with_a_put(
 def test_a_missing_or_unusable_response_url_is_logged_and_nothing_is_sent(
     captured_put: CapturedPut, lambda_context: Any, logs: Any, url: str | None
 ) -> None:
-    import entry_resource
+    from scheduler_service import entry_resource
 
     event = https_create_event()
     if url is None:
@@ -402,7 +402,7 @@ def test_a_missing_or_unusable_response_url_is_logged_and_nothing_is_sent(
 def test_a_failed_reason_is_the_error_cut_at_500_characters_then_the_log_stream(
     dynamodb: Any, response_url: ResponseUrl, lambda_context: Any, logs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import store
+    from scheduler_service import store
 
     def fails(**_: Any) -> bool:
         raise RuntimeError("x" * 600)
@@ -559,7 +559,7 @@ def test_cloudformation_gets_every_field_it_reads(
 
 @pytest.mark.usefixtures("dynamodb")
 def test_the_answer_is_sent_with_a_ten_second_bound(captured_put: CapturedPut, lambda_context: Any, logs: Any) -> None:
-    import entry_resource
+    from scheduler_service import entry_resource
 
     event = https_create_event()
 
@@ -595,14 +595,14 @@ def test_the_push_endpoint_is_the_accounts_iot_data_endpoint_and_writes_no_entry
 ) -> None:
     import re
 
-    import store
+    from scheduler_service import aws
 
     asked: list[dict[str, Any]] = []
 
     def record(params: dict[str, Any], **_: Any) -> None:
         asked.append(dict(params))
 
-    session = store._botocore_session()
+    session = aws.botocore_session()
     session.register("provide-client-params.iot.DescribeEndpoint", record)
     event = cfn_event("push-endpoint-create", response_url)
     try:

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-import app
-import errors
+from scheduler_service import app, errors
 from tests.conftest import api_event, stored_item, tag
 
 
@@ -92,7 +91,7 @@ def test_log_lines_carry_the_calling_execution_as_correlation_id(
 
 @pytest.mark.parametrize("event", [["is_paused"], {"caller": 7}], ids=["not-an-object", "caller-not-a-string"])
 def test_an_event_that_names_no_correlation_id_tags_none(invoke: Any, dynamodb: Any, event: Any) -> None:
-    from observability import logger
+    from scheduler_service.observability import logger
 
     with pytest.raises(errors.InvalidSchedulerUpdate):
         invoke(event)

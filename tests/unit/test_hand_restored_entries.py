@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from http_edge import INTERNAL_ERROR_TEXT
+from scheduler_service.http_edge import INTERNAL_ERROR_TEXT
 from tests.conftest import TABLE_NAME, api_event, etag_of, stored_item
 
 KEY = {"pk": {"S": "scheduler"}}

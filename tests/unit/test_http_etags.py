@@ -170,7 +170,7 @@ def test_a_long_tag_list_is_checked_against_its_sixteen_newest_tags(
 
 
 def _edit_by_hand(dynamodb: Any, expression: str, values: dict[str, Any]) -> None:
-    import store
+    from scheduler_service import store
 
     dynamodb.update_item(
         TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, UpdateExpression=expression, ExpressionAttributeValues=values
@@ -197,7 +197,7 @@ def test_a_hand_edit_of_the_switch_that_leaves_the_version_alone_changes_the_tag
 
 
 def test_two_hand_restores_with_different_values_serve_different_tags(invoke: Any, dynamodb: Any) -> None:
-    import store
+    from scheduler_service import store
 
     served = []
     for value in (False, True):
@@ -209,7 +209,7 @@ def test_two_hand_restores_with_different_values_serve_different_tags(invoke: An
 
 
 def test_a_re_created_entry_never_reuses_an_old_entrys_tags(invoke: Any, dynamodb: Any) -> None:
-    import store
+    from scheduler_service import store
 
     assert store.create_if_missing(actor="first")
     invoke(api_event("PATCH", body='{"is_paused": false}'))  # version 2, running

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from errors import InvalidMaintenanceWindow
-from rules import LeasePlan, parse_wait_seconds, plan_close, plan_open
+from scheduler_service.errors import InvalidMaintenanceWindow
+from scheduler_service.windows import LeasePlan, parse_wait_seconds, plan_close, plan_open
 from tests.conftest import stored_item
 
 NOW = 1_000_000
@@ -100,7 +100,7 @@ def test_anything_else_is_an_invalid_window_naming_the_value(value: Any, shown: 
 
 @pytest.mark.usefixtures("scheduler_entry")
 def test_open_answers_the_lease_and_stores_it(invoke: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import store
+    from scheduler_service import store
 
     answer = invoke({"action": "open_window", "wait_seconds": 60, "caller": A})
 
@@ -196,8 +196,7 @@ def test_a_bad_window_step_is_refused_before_any_io(
 
 @pytest.mark.usefixtures("scheduler_entry")
 def test_a_window_gives_up_after_bounded_conflicts(invoke: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import errors
-    import store
+    from scheduler_service import errors, store
 
     attempts: list[int] = []
     real_update = store._update

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -14,11 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.template import PROJECT_ROOT
-
-sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
-
-import prune_versions  # scripts/ is not a package
+from scripts import prune_versions
 
 FUNCTION = "scheduler-control-test"
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-import push_topic
-import store
-import stream_edge
+from scheduler_service import push_topic, store, stream_edge
 from tests.conftest import ENTRY_INCARNATION, TABLE_NAME, tag
 from tests.fake_iot_data import TOPIC, FakeIotDataPlane
 
@@ -124,6 +122,24 @@ def test_a_refused_publish_is_retried_within_the_invocation(
     assert len(pauses) == 2
     assert 0 <= pauses[0] <= 0.2
     assert 0 <= pauses[1] <= 0.4
+
+
+@pytest.mark.parametrize(("draw", "expected"), [(0.999, [0.1998, 0.3996]), (0.5, [0.1, 0.2]), (0.0, [0.0, 0.0])])
+@pytest.mark.usefixtures("scheduler_entry")
+def test_the_publish_backoff_is_full_jitter_from_zero_under_a_doubling_ceiling(
+    dynamodb: Any, iot_data: FakeIotDataPlane, monkeypatch: pytest.MonkeyPatch, draw: float, expected: list[float]
+) -> None:
+    """The draws are injected, so the exact waits are known: the first retry's ceiling is 0.2 s, the second's 0.4."""
+    pauses: list[float] = []
+    monkeypatch.setattr(push_topic, "sleep", pauses.append)
+    monkeypatch.setattr(push_topic._jitter, "random", lambda: draw)
+    store.write_pause(True, WRITER)
+    *_, record = stream_records(dynamodb)
+    iot_data.fail_publishes(push_topic.PUBLISH_ATTEMPTS - 1)
+
+    deliver(record)
+
+    assert pauses == pytest.approx(expected)
 
 
 @pytest.mark.usefixtures("scheduler_entry")

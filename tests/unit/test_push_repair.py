@@ -8,13 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-import push_topic
-import repair_edge
-import store
-import validators
+from scheduler_service import push_topic, repair_edge, store
 from tests.conftest import ENTRY_INCARNATION, tag
 from tests.fake_iot_data import TOPIC, FakeIotDataPlane
 
@@ -135,31 +130,37 @@ def test_a_republish_that_fails_fails_the_run_after_reporting_behind(
     assert behind_metric(capsys.readouterr().out) == [1]  # the next run finds it behind again: the alarm fires
 
 
-@pytest.mark.parametrize(
-    ("incoming", "held", "newer"),
-    [
-        (validators.Tag(2, True, "b"), validators.Tag(1, False, "b"), True),
-        (validators.Tag(1, False, "b"), validators.Tag(2, True, "b"), False),
-        (validators.Tag(1, False, "c"), validators.Tag(9, True, "b"), True),  # a re-created entry
-        (validators.Tag(9, True, "a"), validators.Tag(1, False, "b"), False),  # an old entry's late message
-        (validators.Tag(0, True), validators.Tag(9, False, "b"), True),  # restored by hand
-        (validators.Tag(1, False, "c"), validators.Tag(0, True), True),  # the first write after a restore
-        (validators.Tag(3, True, "b"), validators.Tag(3, False, "b"), True),  # a hand edit that pauses
-        (validators.Tag(3, False, "b"), validators.Tag(3, True, "b"), False),  # one that resumes: not trusted
-        (validators.Tag(3, True, "b"), validators.Tag(3, True, "b"), False),  # a duplicate
-    ],
-)
-def test_which_tag_supersedes_which(incoming: validators.Tag, held: validators.Tag, newer: bool) -> None:
-    assert validators.supersedes(incoming, held) is newer
-
-
 def test_the_message_names_state_tag_version_and_time_only() -> None:
-    entry = store.Entry(is_paused=True, version=8, incarnation=ENTRY_INCARNATION, updated_at="t", updated_by="alice")
+    entry = store.Entry(
+        is_paused=True,
+        version=8,
+        incarnation=ENTRY_INCARNATION,
+        updated_at="2026-12-01T08:00:00.123+00:00",
+        updated_by="alice",
+        reason="who and why stay in the audit trail",
+    )
 
     document = json.loads(push_topic.message_of(entry))
 
-    assert document == {"is_paused": True, "etag": tag(8, True), "version": 8, "updated_at": "t"}
+    assert document == {
+        "is_paused": True,
+        "etag": tag(8, True),
+        "version": 8,
+        "updated_at": "2026-12-01T08:00:00.123+00:00",
+    }
     assert push_topic.read_message(push_topic.message_of(entry)) == push_topic.Retained(entry.tag, True)
+
+
+def test_an_entry_time_written_by_hand_in_another_form_is_published_in_the_contracts_form() -> None:
+    """A hand repair may store a time with another offset or none: the message carries the contract's UTC form,
+    or null when the time cannot be read, so every node can read it."""
+    entry = store.Entry(
+        is_paused=True, version=8, incarnation=ENTRY_INCARNATION, updated_at="2026-12-01T10:00:00+02:00"
+    )
+    unreadable = entry._replace(updated_at="yesterday")
+
+    assert json.loads(push_topic.message_of(entry))["updated_at"] == "2026-12-01T08:00:00.000+00:00"
+    assert json.loads(push_topic.message_of(unreadable))["updated_at"] is None
 
 
 @pytest.mark.parametrize(
@@ -168,19 +169,3 @@ def test_the_message_names_state_tag_version_and_time_only() -> None:
 )
 def test_a_message_this_service_did_not_make_names_nothing(payload: bytes) -> None:
     assert push_topic.read_message(payload) == push_topic.Retained(None, None)
-
-
-tags = st.builds(
-    validators.Tag,
-    version=st.integers(min_value=0, max_value=12),
-    is_paused=st.booleans(),
-    incarnation=st.one_of(st.none(), st.sampled_from(["mk3x0a9z7q2b", "mk3x0a9z7q2c", "mk3x0b000000"])),
-)
-
-
-@given(incoming=tags, held=tags)
-def test_nodes_order_states_exactly_as_the_repair_does(incoming: validators.Tag, held: validators.Tag) -> None:
-    """The client carries its own copy of the rule (it ships apart from the function): both must agree."""
-    from scheduler_client.state import supersedes
-
-    assert supersedes(str(incoming), str(held)) is validators.supersedes(incoming, held)

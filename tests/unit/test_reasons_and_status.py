@@ -111,7 +111,7 @@ def test_the_direct_contract_takes_a_reason(invoke: Any, dynamodb: Any, schedule
 def test_a_bad_direct_reason_is_refused_and_nothing_is_written(
     invoke: Any, dynamodb: Any, scheduler_entry: dict[str, Any], event: dict[str, Any], says: str
 ) -> None:
-    import errors
+    from scheduler_service import errors
 
     with pytest.raises(errors.InvalidSchedulerUpdate, match=says):
         invoke(event)
@@ -198,24 +198,3 @@ def test_the_status_view_of_a_missing_entry_is_the_fixed_500(invoke: Any, dynamo
     answer = status(invoke)
 
     assert (answer["statusCode"], answer["headers"]["Content-Type"]) == (500, "text/plain")
-
-
-@pytest.mark.parametrize(
-    ("updated_by", "via"),
-    [
-        ("arn:aws:sts::123456789012:assumed-role/Operator/alice", "api"),
-        (f"stepfunctions:{EXECUTION}", "state machine"),
-        ("direct:pipeline", "direct invocation"),
-        ("cloudformation", "deploy"),
-        ("cloudformation:fail-closed", "deploy"),
-        ("operator:arn:aws:iam::123456789012:user/bob", "restore"),
-        ("local-stack", "local stack"),
-        (None, "unknown"),
-    ],
-)
-def test_through_what_a_change_was_made(updated_by: str | None, via: str) -> None:
-    import rules
-    from scheduler_client.history import via_of
-
-    assert rules.via_of(updated_by) == via
-    assert via_of(updated_by) == via  # the client reads the history with the same table

@@ -3,17 +3,12 @@ operator who ran it; an entry that is there is never touched."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
 
-from local_stack.template import PROJECT_ROOT
+from scripts import restore_entry
 from tests.conftest import TABLE_NAME, stored_item
-
-sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
-
-import restore_entry  # scripts/ is not a package
 
 
 def test_a_missing_entry_is_restored_paused_as_the_operator(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:

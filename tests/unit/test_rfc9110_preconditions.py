@@ -27,7 +27,7 @@ OTHER = f'"7.r.{INCARNATION}"'
 @pytest.fixture
 def entry(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The entry at version 1, running, last changed at CHANGED_AT; the clock then stands at SERVED_AT."""
-    import store
+    from scheduler_service import store
 
     monkeypatch.setattr(store, "clock", lambda: CHANGED_AT)
     assert store.create_if_missing(actor="test-setup", incarnation=INCARNATION)
@@ -60,7 +60,7 @@ def test_last_modified_is_the_first_whole_second_after_the_change(invoke: Any) -
 def test_within_the_changes_own_second_last_modified_is_that_second(
     invoke: Any, entry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import store
+    from scheduler_service import store
 
     monkeypatch.setattr(store, "clock", lambda: CHANGED_AT + timedelta(milliseconds=300))
 

@@ -82,7 +82,7 @@ class ErrorWithoutCode(Exception):
 def test_an_error_without_an_aws_code_is_the_fixed_500_logged_without_a_code(
     invoke: Any, scheduler_entry: dict[str, Any], logs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import store
+    from scheduler_service import store
 
     def fails() -> Any:
         raise ErrorWithoutCode("no code")

@@ -15,7 +15,7 @@ CHANGED_AT = datetime(2026, 11, 29, 8, 0, 0, 250000, tzinfo=UTC)
 
 @pytest.fixture
 def changed_at_eight(monkeypatch: pytest.MonkeyPatch, invoke: Any, scheduler_entry: Any) -> None:
-    import store
+    from scheduler_service import store
 
     monkeypatch.setattr(store, "clock", lambda: CHANGED_AT)
     assert invoke(api_event("PATCH", body='{"is_paused": true}'))["statusCode"] == 201

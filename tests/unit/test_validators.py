@@ -8,74 +8,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from validators import (
+from scheduler_contract.tags import Tag
+from scheduler_service.validators import (
     MAX_TAGS,
-    Tag,
     format_http_date,
     http_date_of,
     last_modified,
     parse_if_match,
     parse_preconditions,
-    parse_tag,
     read_outcome,
 )
 
 PAUSED_8 = Tag(version=8, is_paused=True, incarnation="mk3x0a9z7q2c")
-
-
-def test_a_tag_is_the_version_the_value_and_the_incarnation_quoted() -> None:
-    assert str(PAUSED_8) == '"8.p.mk3x0a9z7q2c"'
-    assert str(Tag(version=8, is_paused=False, incarnation="mk3x0a9z7q2c")) == '"8.r.mk3x0a9z7q2c"'
-    assert str(Tag(version=0, is_paused=True)) == '"0.p"'  # restored by hand: no incarnation
-
-
-def test_tags_of_another_value_version_or_incarnation_differ() -> None:
-    others = {
-        Tag(version=8, is_paused=False, incarnation="mk3x0a9z7q2c"),  # edited by hand, version left alone
-        Tag(version=9, is_paused=True, incarnation="mk3x0a9z7q2c"),
-        Tag(version=8, is_paused=True, incarnation="mk4000000000"),  # a re-created entry's eighth version
-        Tag(version=8, is_paused=True),
-    }
-
-    assert PAUSED_8 not in others
-    assert len({str(tag) for tag in others | {PAUSED_8}}) == 5
-
-
-@pytest.mark.parametrize(
-    ("opaque", "tag"),
-    [
-        ("8.p.mk3x0a9z7q2c", PAUSED_8),
-        ("0.r", Tag(version=0, is_paused=False)),
-        ("8", None),  # an old-style tag names nothing served now
-        ("8.x.mk3x0a9z7q2c", None),
-        ("08.p.mk3x0a9z7q2c", None),
-        ("8.p.MK3X", None),
-        ("8.p.mk3x.extra", None),
-        ("8.p.", None),
-        ("-1.p", None),
-        ("9" * 18 + ".p", Tag(version=int("9" * 18), is_paused=True)),
-        ("9" * 19 + ".p", None),
-        ("8.p." + "a" * 32, Tag(version=8, is_paused=True, incarnation="a" * 32)),
-        ("8.p." + "a" * 33, None),
-    ],
-    ids=[
-        "current",
-        "by-hand",
-        "old-style",
-        "bad-state",
-        "leading-zero",
-        "upper-case",
-        "four-parts",
-        "empty-incarnation",
-        "negative",
-        "longest-version",
-        "version-too-long",
-        "longest-incarnation",
-        "incarnation-too-long",
-    ],
-)
-def test_only_tags_this_service_could_have_made_name_a_representation(opaque: str, tag: Tag | None) -> None:
-    assert parse_tag(opaque) == tag
 
 
 def test_if_match_takes_strong_tags_only_and_star_means_any() -> None:

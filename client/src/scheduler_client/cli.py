@@ -29,6 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.session import Session
+
 from scheduler_client.client import SchedulerClient
 from scheduler_client.errors import (
     Forbidden,
@@ -46,7 +49,8 @@ from scheduler_client.history import (
     parse_since,
     since_moment,
 )
-from scheduler_client.signing import RegionUnknown, is_loopback
+from scheduler_client.push import PushUrlInvalid
+from scheduler_client.signing import RegionUnknown, is_loopback, region_from_url
 from scheduler_client.state import SchedulerState, flipped_tag, format_time
 from scheduler_client.watcher import PauseWatcher, WatcherStatus
 
@@ -127,15 +131,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# What an option not given means. The shared options are parsed with SUPPRESS, so that one given before the
+# command is not reset by the command's own parser; their defaults are filled in once, here.
+DEFAULTS: dict[str, Any] = {
+    "url": None,
+    "stack": None,
+    "profile": None,
+    "region": None,
+    "json": False,
+    "timeout": 5.0,
+    "log_group": None,
+    "local_changes": None,
+    "push": None,
+    "no_push": False,
+}
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     arguments = build_parser().parse_args(argv)
+    for name, value in DEFAULTS.items():
+        vars(arguments).setdefault(name, value)
+    return arguments
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
     logging.basicConfig(level=logging.WARNING, format="scheduler: %(message)s", stream=sys.stderr)
     code, message = run(arguments)
     if message is not None:
         print(f"scheduler: {' '.join(message.split())}", file=sys.stderr)
-        if arguments.command == "check" and getattr(arguments, "json", False):
+        if arguments.command == "check" and arguments.json:
             # A pipeline parses check's stdout: one JSON document whatever happened.
-            print(json.dumps({"url": getattr(arguments, "url", None), "ok": False, "error": message, "checks": []}))
+            print(json.dumps({"url": arguments.url, "ok": False, "error": message, "checks": []}))
     return code
 
 
@@ -144,9 +171,9 @@ def run(arguments: argparse.Namespace) -> tuple[int, str | None]:
     try:
         client = SchedulerClient(
             resolve_url(arguments),
-            region=getattr(arguments, "region", None),
-            profile=getattr(arguments, "profile", None),
-            timeout=getattr(arguments, "timeout", 5.0),
+            region=arguments.region,
+            profile=arguments.profile,
+            timeout=arguments.timeout,
         )
         with client:
             return COMMANDS[arguments.command](client, arguments), None
@@ -171,8 +198,8 @@ def run(arguments: argparse.Namespace) -> tuple[int, str | None]:
 
 
 def resolve_url(arguments: argparse.Namespace) -> str:
-    url = getattr(arguments, "url", None)
-    stack = getattr(arguments, "stack", None)
+    url = arguments.url
+    stack = arguments.stack
     if url and stack:
         raise UsageError("give --url or --stack, not both")
     if stack:
@@ -185,9 +212,6 @@ def resolve_url(arguments: argparse.Namespace) -> str:
 
 def stack_outputs(stack: str, profile: str | None, region: str | None) -> dict[str, str]:
     """The outputs of a CloudFormation stack, read with the same credentials."""
-    from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.session import Session
-
     try:
         cloudformation: Any = Session(profile=profile).create_client("cloudformation", region_name=region)
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
@@ -204,10 +228,8 @@ def stack_outputs(stack: str, profile: str | None, region: str | None) -> dict[s
 
 def outputs_of(arguments: argparse.Namespace) -> dict[str, str]:
     """The outputs of the --stack given, read once per command."""
-    if not hasattr(arguments, "stack_outputs"):
-        arguments.stack_outputs = stack_outputs(
-            arguments.stack, getattr(arguments, "profile", None), getattr(arguments, "region", None)
-        )
+    if "stack_outputs" not in vars(arguments):
+        arguments.stack_outputs = stack_outputs(arguments.stack, arguments.profile, arguments.region)
     outputs: dict[str, str] = arguments.stack_outputs
     return outputs
 
@@ -236,7 +258,7 @@ def quoted_tag(value: str | None) -> str | None:
 
 
 def show(arguments: argparse.Namespace, state: SchedulerState, line: str | None = None, **extra: Any) -> None:
-    if getattr(arguments, "json", False):
+    if arguments.json:
         print(json.dumps({**state.to_json(), **extra}))
     else:
         print(line or state.describe())
@@ -251,10 +273,10 @@ def status(client: SchedulerClient, arguments: argparse.Namespace) -> int:
         if error.status not in (403, 404):
             raise
         show(arguments, client.get())
-        if not getattr(arguments, "json", False):
+        if not arguments.json:
             print(f"(who, when and why: /scheduler/status answered {error.status})", file=sys.stderr)
         return OK
-    if getattr(arguments, "json", False):
+    if arguments.json:
         print(json.dumps(view.to_json()))
     else:
         print(view.describe())
@@ -283,22 +305,17 @@ def set_switch(client: SchedulerClient, arguments: argparse.Namespace, value: bo
 
 def push_url(arguments: argparse.Namespace) -> str | None:
     """Where watch subscribes: --push, else $SCHEDULER_PUSH_URL, else the stack's PushUrl output; None to poll."""
-    if getattr(arguments, "no_push", False):
+    if arguments.no_push:
         return None
-    url = getattr(arguments, "push", None) or os.environ.get(PUSH_VARIABLE)
-    stack = getattr(arguments, "stack", None)
-    if not url and stack:
-        url = stack_outputs(stack, getattr(arguments, "profile", None), getattr(arguments, "region", None)).get(
-            "PushUrl"
-        )
+    url = arguments.push or os.environ.get(PUSH_VARIABLE)
+    if not url and arguments.stack:
+        url = outputs_of(arguments).get("PushUrl")  # the outputs resolve_url read: one DescribeStacks
     return str(url) if url else None
 
 
 def watch(client: SchedulerClient, arguments: argparse.Namespace) -> int:
     """A line for the state at start, and one for each change of its value or of how it is known (push,
     polling, stale); Ctrl-C ends it with exit 0. No first value within the time budget: exit 4."""
-    from scheduler_client.push import PushUrlInvalid
-
     try:
         push = push_url(arguments)
         watcher = PauseWatcher(client, push, interval=arguments.interval)
@@ -347,7 +364,7 @@ def _watch_printer(arguments: argparse.Namespace, watcher: PauseWatcher) -> Call
                 return
             printed[:] = [view]
             now = datetime.now(UTC)
-            if getattr(arguments, "json", False):
+            if arguments.json:
                 document = {"time": now.isoformat(), **state.to_json(), "source": source, "status": status.value}
                 print(json.dumps({**document, "age": round(age, 3) if age is not None else None}), flush=True)
             else:
@@ -364,7 +381,7 @@ def history_command(client: SchedulerClient, arguments: argparse.Namespace) -> i
     except ValueError as error:
         raise UsageError(f"--since: {error}") from None
     changes = read_history(client, arguments, since)
-    if getattr(arguments, "json", False):
+    if arguments.json:
         print(json.dumps([change.to_json() for change in changes]))
     elif not changes:
         print(f"no change since {format_time(since)}")
@@ -376,18 +393,16 @@ def history_command(client: SchedulerClient, arguments: argparse.Namespace) -> i
 
 def read_history(client: SchedulerClient, arguments: argparse.Namespace, since: datetime) -> list[Change]:
     """The audit log's changes (the local stack's records for a loopback URL)."""
-    local = getattr(arguments, "local_changes", None)
-    if local or (is_loopback(client.url) and not getattr(arguments, "log_group", None)):
+    local = arguments.local_changes
+    if local or (is_loopback(client.url) and not arguments.log_group):
         return local_changes(Path(local or LOCAL_CHANGES), since)
-    log_group = getattr(arguments, "log_group", None)
-    if not log_group and getattr(arguments, "stack", None):
+    log_group = arguments.log_group
+    if not log_group and arguments.stack:
         log_group = outputs_of(arguments).get("PauseChangeAuditLogName")
     if not log_group:
         raise UsageError("history reads the audit log: give --stack NAME or --log-group NAME")
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
-        logs = client.session.create_client("logs", region_name=getattr(arguments, "region", None) or _region(client))
+        logs = client.session.create_client("logs", region_name=arguments.region or _region(client))
         return audit_log_changes(logs, log_group, since)
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", str(error))
@@ -397,14 +412,12 @@ def read_history(client: SchedulerClient, arguments: argparse.Namespace, since: 
 
 
 def _region(client: SchedulerClient) -> str | None:
-    from scheduler_client.signing import region_from_url
-
     return region_from_url(client.url) or client.session.get_config_variable("region")
 
 
 def console_command(client: SchedulerClient, arguments: argparse.Namespace) -> int:
     """Serve the operators' page on 127.0.0.1 until Ctrl-C; its URL, with its secret, is the first line."""
-    from scheduler_client.console import Console
+    from scheduler_client.console import Console  # noqa: PLC0415 - its HTTP server only for this command
 
     def history(since: datetime) -> list[Change]:
         return read_history(client, arguments, since)
@@ -412,7 +425,7 @@ def console_command(client: SchedulerClient, arguments: argparse.Namespace) -> i
     with Console(client, history=history, port=arguments.port) as served:
         print(served.url, flush=True)
         if arguments.open:
-            import webbrowser
+            import webbrowser  # noqa: PLC0415 - only with --open
 
             webbrowser.open(served.url)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
@@ -430,7 +443,7 @@ class Check:
 def check(client: SchedulerClient, arguments: argparse.Namespace) -> int:
     """The smoke test of a deployed stack; it writes nothing. Exit 0 only if every check held. With --json it
     prints one JSON document whatever happens, an unreachable URL included."""
-    as_json = getattr(arguments, "json", False)
+    as_json = arguments.json
     checks: list[Check] = []
     try:
         run_checks(client, checks)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,11 +30,11 @@ from scheduler_client.errors import (
 from scheduler_client.retry import NO_RETRY, Budget, RetryPolicy, is_retryable, parse_retry_after
 from scheduler_client.signing import RequestSigner, is_loopback, resolve_region
 from scheduler_client.state import SchedulerState, StatusView, parse_http_date, same_version
+from scheduler_contract.reasons import reason_problem
 
 # pause()/resume() re-read and retry after a 412 this many times: enough for operators racing each other,
 # bounded so that a switch flipped in a loop by someone else ends in an error rather than a spin.
 CONDITIONAL_WRITE_ATTEMPTS = 5
-MAX_REASON_LENGTH = 256
 # Answers after which a write may have landed although the client never saw it land: the gateway gave up
 # waiting for the function (502, 504), or the connection broke after the request was sent.
 AMBIGUOUS_STATUSES = frozenset({502, 504})
@@ -323,10 +322,9 @@ _REASON_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) != "
 
 def encode_reason(reason: str) -> str:
     """The Scheduler-Reason header's value for ``reason``; ValueError for one the service would refuse."""
-    if len(reason) > MAX_REASON_LENGTH:
-        raise ValueError(f"a reason is at most {MAX_REASON_LENGTH} characters, not {len(reason)}")
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in reason):
-        raise ValueError("a reason is one line of text, without control characters (tabs, newlines)")
+    problem = reason_problem(reason)
+    if problem is not None:
+        raise ValueError(f"the reason {problem}")
     return quote(reason, safe=_REASON_SAFE)
 
 

@@ -23,6 +23,7 @@ import json
 import mimetypes
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,8 +68,6 @@ class Console:
         port: int = 0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        import time
-
         self.client = client
         self.history = history
         self.secret = secrets.token_urlsafe(32)

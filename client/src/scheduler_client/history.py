@@ -16,28 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from scheduler_client.state import format_time, parse_iso_time
+from scheduler_contract.actors import via_of
 
 LOCAL_CHANGES = Path(".local") / "dynamodb" / "changes.jsonl"
 MAX_PAGES = 100  # 10,000 events at most: far beyond any real month of flips, and a bound on the loop
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-# How each writer records itself (functions/scheduler/rules.py keeps the same table: via_of).
-_VIAS = (
-    ("stepfunctions:", "state machine"),
-    ("direct:", "direct invocation"),
-    ("cloudformation", "deploy"),
-    ("operator:", "restore"),
-    ("local-stack", "local stack"),
-)
-
-
-def via_of(updated_by: str | None) -> str:
-    """Through what a change was made, from how its author is recorded."""
-    actor = updated_by or ""
-    for prefix, via in _VIAS:
-        if actor.startswith(prefix):
-            return via
-    return "api" if actor else "unknown"
 
 
 def parse_since(text: str) -> timedelta:

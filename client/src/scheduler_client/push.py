@@ -5,8 +5,10 @@ A push URL names where to subscribe and what::
     wss://<prefix>-ats.iot.<region>.amazonaws.com/<topic>   AWS IoT Core: MQTT over WebSocket, SigV4-presigned
     mqtts://<host>[:8883]/<topic>                            MQTT over TLS (a broker of your own)
     mqtt://127.0.0.1:<port>/<topic>                          plain MQTT: the local stack only (loopback)
+    ws://127.0.0.1:<port>/<topic>                            plain MQTT over WebSocket: the local stack only
 
-The stack's ``PushUrl`` output is the first form; ``make run`` prints the last. The client id a node connects
+The stack's ``PushUrl`` output is the first form; ``make run`` prints the last two (the WebSocket one takes the
+same path through the watcher as IoT Core's, without the signature). The client id a node connects
 with is the topic's stage prefix (``scheduler-control/prod/pause`` gives ``scheduler-control-prod-node-``, which
 the stack's NodePolicy allows) and a random part, new for every connection owner (a process, a watcher).
 
@@ -19,7 +21,6 @@ signed, the session token appended *after* signing, fresh from botocore's creden
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import secrets
 import select
@@ -29,13 +30,21 @@ from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlsplit
 
+import paho.mqtt.client as mqtt
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from paho.mqtt.enums import CallbackAPIVersion
+
 from scheduler_client.signing import is_loopback
-from scheduler_client.state import SchedulerState, parse_iso_time, tag_of
+from scheduler_client.state import SchedulerState
+from scheduler_contract.message import decode_message
 
 IOT_SERVICE = "iotdevicegateway"
 PRESIGNED_SECONDS = 300  # the URL only has to be valid when the connection opens
 _IOT_HOST = re.compile(r"^[a-z0-9-]+\.iot\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
-_DEFAULT_PORTS = {"wss": 443, "mqtts": 8883, "mqtt": 1883}
+_DEFAULT_PORTS = {"wss": 443, "mqtts": 8883, "mqtt": 1883, "ws": 80}
+_LOOPBACK_ONLY = ("mqtt", "ws")  # unencrypted, unauthenticated: the local stack's
 
 
 class PushUrlInvalid(ValueError):
@@ -68,13 +77,16 @@ def parse_push_url(url: str) -> PushUrl:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     topic = parts.path.lstrip("/")
-    forms = "wss://<IoT data endpoint>/<topic>, mqtts://<host>/<topic>, or mqtt://127.0.0.1:<port>/<topic>"
+    forms = (
+        "wss://<IoT data endpoint>/<topic>, mqtts://<host>/<topic>, "
+        "or mqtt:// or ws://127.0.0.1:<port>/<topic> (the local stack)"
+    )
     if scheme not in _DEFAULT_PORTS or not parts.hostname or not topic or parts.query or parts.fragment:
         raise PushUrlInvalid(f"Not a push URL: {url!r}. It is {forms}.")
     if "#" in url or "+" in topic or "" in topic.split("/"):
         raise PushUrlInvalid(f"The topic of {url!r} is not one topic name (no wildcards, no empty levels).")
-    if scheme == "mqtt" and not is_loopback(url):
-        raise PushUrlInvalid(f"Plain mqtt:// is for the local stack on loopback only; on a network use {forms}.")
+    if scheme in _LOOPBACK_ONLY and not is_loopback(url):
+        raise PushUrlInvalid(f"Plain {scheme}:// is for the local stack on loopback only; on a network use {forms}.")
     try:
         port = parts.port or _DEFAULT_PORTS[scheme]
     except ValueError as error:
@@ -90,10 +102,6 @@ def new_client_id(url: PushUrl) -> str:
 def presigned_path(url: PushUrl, credentials: Any, region: str) -> str:
     """The WebSocket path (``/mqtt?X-Amz-...``) that signs in to AWS IoT Core with ``credentials`` (botocore's
     frozen credentials: access key, secret key and an optional session token)."""
-    from botocore.auth import SigV4QueryAuth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
     unsigned_token = Credentials(credentials.access_key, credentials.secret_key)  # the token is added after
     request = AWSRequest(method="GET", url=f"https://{url.host}/mqtt")
     SigV4QueryAuth(unsigned_token, IOT_SERVICE, region, expires=PRESIGNED_SECONDS).add_auth(request)
@@ -104,20 +112,12 @@ def presigned_path(url: PushUrl, credentials: Any, region: str) -> str:
 
 
 def message_state(payload: bytes) -> SchedulerState | None:
-    """The state a retained message carries (functions/scheduler/push_topic.py); None for a payload this service
-    did not make, which is ignored."""
-    try:
-        document = json.loads(payload)
-        etag, is_paused = document["etag"], document["is_paused"]
-    except (ValueError, TypeError, KeyError):
+    """The state a push message carries (the contract's, docs/protocol.md); None for a payload that is not a
+    whole message of the contract, which is ignored."""
+    message = decode_message(payload)
+    if message is None:
         return None
-    if not isinstance(etag, str) or not isinstance(is_paused, bool):
-        return None
-    tag = tag_of(etag)
-    if tag is None or tag.is_paused is not is_paused:
-        return None
-    updated_at = document.get("updated_at")
-    return SchedulerState(is_paused, etag, parse_iso_time(updated_at) if isinstance(updated_at, str) else None)
+    return SchedulerState(message.is_paused, message.etag, message.updated_at)
 
 
 def wait_for_io(readers: list[int], writers: list[int], timeout: float) -> tuple[set[int], set[int]]:
@@ -182,9 +182,6 @@ class PushConnection:
         connect_timeout: float = 5.0,
         keepalive: int = 30,
     ) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
         self.url = url
         self.events = events
         self.keepalive = keepalive
@@ -193,7 +190,7 @@ class PushConnection:
         self._looping = False
         self._wake_r: socket.socket | None = None  # close() from another thread wakes loop() through this pair
         self._wake_w: socket.socket | None = None
-        transport: Literal["websockets", "tcp"] = "websockets" if url.scheme == "wss" else "tcp"
+        transport: Literal["websockets", "tcp"] = "websockets" if url.scheme in ("wss", "ws") else "tcp"
         self._mqtt = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, transport=transport
         )
@@ -214,10 +211,10 @@ class PushConnection:
         step). The CONNACK, the subscription and the retained message come in later ``loop`` calls. Raises
         PushRefused when the broker says no to these credentials, ConnectionError/OSError when it cannot be
         reached."""
-        import paho.mqtt.client as mqtt
-
         if self.url.scheme == "wss":
             self._mqtt.ws_set_options(path=presigned_path(self.url, self._credentials(), self._region))
+        elif self.url.scheme == "ws":
+            self._mqtt.ws_set_options(path="/mqtt")  # IoT Core's path; a local broker takes any
         try:
             self._mqtt.connect(self.url.host, self.url.port, keepalive=self.keepalive)
         except mqtt.WebsocketConnectionError as error:  # the HTTP upgrade was answered, and not with 101
@@ -236,8 +233,6 @@ class PushConnection:
         process with that many files open (a busy server, a benchmark's fleet) every such connection would end
         as "lost" at once, again and again. This waits with poll(2) (``wait_for_io``) and hands paho the reads
         and writes, as its documentation says an application's own event loop may."""
-        import paho.mqtt.client as mqtt
-
         with self._io:
             if self._closed:
                 self._release_wake()
@@ -255,8 +250,6 @@ class PushConnection:
             self.events.lost(ConnectionError(f"the connection to {self.url.host} ended ({mqtt.error_string(result)})"))
 
     def _step(self, timeout: float) -> Any:
-        import paho.mqtt.client as mqtt
-
         sock, wake = self._mqtt.socket(), self._wake_r
         if sock is None or wake is None:
             return mqtt.MQTT_ERR_NO_CONN

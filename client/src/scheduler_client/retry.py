@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from scheduler_client.errors import SchedulerError, ServerError, Throttled, Unreachable
 from scheduler_client.state import parse_http_date
+from scheduler_contract.backoff import Backoff
 
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -18,10 +19,11 @@ RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 class RetryPolicy:
     """How often and how long the client retries what is safe to retry.
 
-    Attempt ``n`` (from 0) waits a uniform random time in ``[0, min(cap, base * 2**n)]`` (full jitter: a
-    fleet that failed together does not retry together), or the service's Retry-After if that is longer.
-    A call has ``total`` seconds in all: no attempt starts that could end after them (its wait and the
-    attempt's own timeout included), but the first attempt always runs.
+    Attempt ``n`` (from 0) waits a uniform random time in ``[0, min(cap, base * 2**n)]`` (the one backoff
+    policy, ``scheduler_contract.backoff``, with full jitter: a fleet that failed together does not retry
+    together), or the service's Retry-After if that is longer. A call has ``total`` seconds in all: no attempt
+    starts that could end after them (its wait and the attempt's own timeout included), but the first attempt
+    always runs.
     """
 
     max_attempts: int = 5
@@ -33,7 +35,7 @@ class RetryPolicy:
     random: Callable[[], float] = field(default_factory=lambda: random.SystemRandom().random)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        jittered = self.random() * min(self.cap, self.base * 2.0**attempt)
+        jittered = Backoff(self.base, self.cap).delay(attempt, self.random())
         return max(jittered, retry_after or 0.0)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple
+from typing import Any
+
+from scheduler_contract import tags
+from scheduler_contract.tags import Tag, opaque_of, parse_opaque
 
 
 @dataclass(frozen=True)
@@ -110,76 +113,43 @@ def _text(value: Any) -> str | None:
 
 
 def opaque_tag(etag: str | None) -> str | None:
-    """The quoted part of an entity tag, weak or strong (``W/"7"`` and ``"7"`` give ``7``)."""
-    if etag is None:
-        return None
-    tag = etag.strip().removeprefix("W/")
-    return tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else None
-
-
-class Tag(NamedTuple):
-    """What one of the service's entity tags names (docs/api.md, Entity tags)."""
-
-    version: int
-    is_paused: bool
-    incarnation: str | None
+    """The quoted part of an entity tag, weak or strong (``W/"7.p"`` and ``"7.p"`` give ``7.p``)."""
+    return opaque_of(etag)
 
 
 def tag_of(etag: str | None) -> Tag | None:
-    """The parts of ``"<version>.<p|r>[.<incarnation>]"``; None for a tag of any other form."""
-    opaque = opaque_tag(etag)
-    if opaque is None or version_of(etag) is None:
-        return None
-    version, state, *rest = opaque.split(".")
-    if len(rest) > 1 or (rest and not (rest[0].isascii() and rest[0].isalnum())):
-        return None
-    return Tag(int(version), state == "p", rest[0] if rest else None)
+    """What one of the service's tags names (the contract's grammar, weak or strong); None for any other."""
+    opaque = opaque_of(etag)
+    return parse_opaque(opaque) if opaque is not None else None
 
 
 def supersedes(incoming: str | None, held: str | None) -> bool:
-    """True when the state tagged ``incoming`` is newer than the one tagged ``held`` (docs/fleet.md, Ordering):
-    a later incarnation is a re-created entry (an incarnation appearing or going, a restore by hand and the first
-    write after it, counts as newer too); within one incarnation the higher version; at the same version another
-    value is a change by hand, trusted only when it pauses (when in doubt, paused). Where either tag is of
-    another form (or missing), nothing is known of their order: any other tag is news."""
+    """True when the state tagged ``incoming`` is newer than the one tagged ``held`` (the contract's order,
+    docs/protocol.md). Where either tag is of another form (or missing), nothing is known of their order: any
+    other tag is news."""
     new, old = tag_of(incoming), tag_of(held)
     if new is None or old is None:
         return incoming != held
-    if new == old:
-        return False
-    if new.incarnation != old.incarnation:
-        if new.incarnation is None or old.incarnation is None:
-            return True
-        return new.incarnation > old.incarnation
-    if new.version != old.version:
-        return new.version > old.version
-    return new.is_paused
+    return tags.supersedes(new, old)
 
 
 def version_of(etag: str | None) -> int | None:
-    """The version of one of the service's tags (``"<version>.<p|r>[.<incarnation>]"``, docs/api.md)."""
-    opaque = opaque_tag(etag)
-    if opaque is None:
-        return None
-    version, _, rest = opaque.partition(".")
-    return int(version) if version.isascii() and version.isdigit() and rest[:1] in ("p", "r") else None
+    """The version of one of the service's tags (``"7.p.mk3x0a9z7q2c"`` is 7); None for a tag of another form."""
+    tag = tag_of(etag)
+    return tag.version if tag is not None else None
 
 
 def flipped_tag(etag: str | None) -> str | None:
     """The tag of the same version and entry with the other value: well formed, so the service asks DynamoDB,
     and never current, so a write conditional on it is refused (how ``scheduler check`` proves the write path
     without writing). None for a tag of another form."""
-    opaque = opaque_tag(etag)
-    if opaque is None or version_of(etag) is None:
-        return None
-    version, state, *incarnation = opaque.split(".")
-    other = "r" if state == "p" else "p"
-    return '"' + ".".join([version, other, *incarnation]) + '"'
+    tag = tag_of(etag)
+    return str(tag._replace(is_paused=not tag.is_paused)) if tag is not None else None
 
 
 def same_version(first: str | None, second: str | None) -> bool:
     """Weak comparison of two entity tags (RFC 9110 section 8.8.3.2)."""
-    return opaque_tag(first) is not None and opaque_tag(first) == opaque_tag(second)
+    return opaque_of(first) is not None and opaque_of(first) == opaque_of(second)
 
 
 def parse_http_date(value: str | None) -> datetime | None:

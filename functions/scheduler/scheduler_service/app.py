@@ -14,11 +14,11 @@ their own), or it runs under SAM's local tools (``AWS_SAM_LOCAL``). Anyone else 
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
-import errors
-import http_edge
-from observability import logger
+from scheduler_service import errors, http_edge
+from scheduler_service.observability import logger
 
 _invocations = {"count": 0}
 
@@ -34,15 +34,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 'Direct callers send {"is_paused": true} or {"is_paused": false}.'
             )
         return http_edge.handle(event, request_id)
-    import direct_edge  # the state machines' and the heartbeat's edge: off the API's cold start
+    from scheduler_service import direct_edge  # noqa: PLC0415 - the direct callers' edge: off the API's cold start
 
     return direct_edge.handle(event, request_id)
 
 
 def _new_request_id() -> str:
     """For runners whose context has no request id: each invocation still gets its own write token."""
-    import uuid
-
     return str(uuid.uuid4())
 
 

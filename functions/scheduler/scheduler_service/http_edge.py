@@ -6,15 +6,17 @@ valid update is lives in ``rules``, the item in ``store``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-import errors
-import rules
-import store
-import validators
-from observability import logger, record_entry_missing, record_pause_change
+from scheduler_contract.actors import via_of
+from scheduler_service import errors, rules, store, validators
+from scheduler_service.observability import logger, record_entry_missing, record_pause_change
 
 SCHEDULER_PATHS = ("/scheduler", "/scheduler/")
 STATUS_PATHS = ("/scheduler/status", "/scheduler/status/")
@@ -213,8 +215,6 @@ def json_response(status: int, state: store.Entry, extra_headers: dict[str, str]
 
 
 def status_response(status: int, state: store.Entry) -> Response:
-    import os
-
     windows = [
         {"name": holder.rsplit(":", 1)[-1], "execution": holder, "until": _iso_of_epoch(expires_at)}
         for holder, expires_at in sorted(state.leases.items(), key=lambda lease: lease[1])
@@ -225,7 +225,7 @@ def status_response(status: int, state: store.Entry) -> Response:
         "version": state.version,
         "updated_at": state.updated_at,
         "updated_by": state.updated_by,
-        "via": rules.via_of(state.updated_by),
+        "via": via_of(state.updated_by),
         "reason": state.reason or None,
         "windows": windows,
         "stage": os.environ.get("STAGE", "local"),
@@ -235,8 +235,6 @@ def status_response(status: int, state: store.Entry) -> Response:
 
 
 def _iso_of_epoch(seconds: int) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
@@ -260,9 +258,6 @@ def _body_bytes(event: dict[str, Any]) -> bytes:
     if body is None:
         return b""
     if event.get("isBase64Encoded"):
-        import base64
-        import binascii
-
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):

@@ -1,5 +1,5 @@
-"""The rules: what a valid update of the scheduler is (its body, its media type, its idempotency key), and how
-maintenance windows hold the pause. Entity tags and dates are in ``validators``.
+"""The rules: what a valid update of the scheduler is (its body, its media type, its idempotency key, its
+reason). Entity tags and dates are in ``validators``; how maintenance windows hold the pause, in ``windows``.
 
 Shared by every edge (API Gateway, direct invocation), so a request is judged the same way however it
 arrives. Nothing here does I/O.
@@ -10,21 +10,18 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
-from errors import InvalidMaintenanceWindow, InvalidSchedulerUpdate
-from validators import iso_time
+from scheduler_contract.reasons import reason_problem
+from scheduler_service.errors import InvalidSchedulerUpdate
+from scheduler_service.validators import iso_time
 
 ALLOWED_FIELDS = ("is_paused",)
 MAX_BODY_BYTES = 1024  # the largest valid body is ~20 bytes; anything near this is not a real client
 PATCH_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-MAX_REASON_LENGTH = 256  # characters, once decoded
-# A lease outlives its window by this much, so the window's own resume (and its retries) still finds it;
-# a stopped execution's lease stops holding the pause this long after its window would have ended.
-LEASE_GRACE_SECONDS = 900
 
 
 class UnsupportedMediaType(Exception):
@@ -88,24 +85,21 @@ def check_patch_media_type(content_type: str | None) -> None:
 
 
 def parse_reason(value: str | None, *, header: bool) -> str:
-    """Why a change is made: at most MAX_REASON_LENGTH characters of text, no control characters; "" when none
-    is given. The header form (``Scheduler-Reason``) is percent-encoded UTF-8 (RFC 3986), so any text survives
-    HTTP's Latin-1 headers and SigV4's canonical form; printable ASCII other than ``%`` reads as itself. The
-    header's grammar is openapi.yaml's SchedulerReason pattern, and a test holds the two together."""
+    """Why a change is made: text the contract allows (``scheduler_contract.reasons``); "" when none is given.
+    The header form (``Scheduler-Reason``) is percent-encoded UTF-8 (RFC 3986), so any text survives HTTP's
+    Latin-1 headers and SigV4's canonical form; printable ASCII other than ``%`` reads as itself. The header's
+    grammar is openapi.yaml's SchedulerReason pattern, and a test holds the two together."""
     if value is None:
         return ""
     name = "The Scheduler-Reason header" if header else 'Field "reason"'
     text = _decoded_header(value.strip(_OPTIONAL_WHITE_SPACE), name) if header else value
-    if len(text) > MAX_REASON_LENGTH:
-        raise InvalidSchedulerUpdate(f"{name} is {len(text)} characters long; at most {MAX_REASON_LENGTH} are allowed.")
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
-        raise InvalidSchedulerUpdate(f"{name} holds a control character: one line of text, without tabs or newlines.")
+    problem = reason_problem(text)
+    if problem is not None:
+        raise InvalidSchedulerUpdate(f"{name} {problem}.")
     return text
 
 
 def _decoded_header(value: str, name: str) -> str:
-    from urllib.parse import unquote
-
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise InvalidSchedulerUpdate(f"{name} holds a control character: one line of text, without tabs or newlines.")
     # unquote would pass a stray % or raw non-ASCII through; both would make one text readable two ways.
@@ -121,25 +115,6 @@ def _decoded_header(value: str, name: str) -> str:
 
 _OPTIONAL_WHITE_SPACE = " \t"  # RFC 9110 section 5.6.3
 _STRAY_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
-
-
-def via_of(updated_by: str | None) -> str:
-    """Through what a change was made, from how its author is recorded (store.WriteRequest.actor)."""
-    actor = updated_by or ""
-    for prefix, via in _VIAS:
-        if actor.startswith(prefix):
-            return via
-    return "api" if actor else "unknown"
-
-
-# The recorded forms: direct_edge.actor_for, entry_resource.ACTOR, scripts/restore_entry.py, the local stack.
-_VIAS = (
-    ("stepfunctions:", "state machine"),
-    ("direct:", "direct invocation"),
-    ("cloudformation", "deploy"),
-    ("operator:", "restore"),
-    ("local-stack", "local stack"),
-)
 
 
 def parse_idempotency_key(header: str) -> str:
@@ -216,47 +191,3 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
-
-
-# Maintenance windows hold leases on the pause: {window id: expiry, epoch seconds} on the item.
-
-
-class LeasePlan(NamedTuple):
-    """What a window's open or close does to the item: the leases to store, the switch to set (None: leave
-    the item alone) and the outcome to report."""
-
-    outcome: str
-    leases: dict[str, int]
-    is_paused: bool | None
-
-
-def parse_wait_seconds(value: Any, maximum: int) -> int:
-    """A window's length: a whole number of seconds from 0 to ``maximum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise InvalidMaintenanceWindow(
-            f'"wait_seconds" must be a whole number of seconds from 0 to {maximum}, not {json.dumps(value)}.'
-        )
-    return value
-
-
-def plan_open(window: str, *, is_paused: bool, leases: Mapping[str, int], now: int, expires_at: int) -> LeasePlan:
-    """Open a window. A running switch is paused under this window's lease. A pause that other windows hold
-    (their leases, expired or not: a stopped window's pause is still a window's pause) is joined. A pause
-    with no lease at all was made by hand: the window takes no lease, so it will not resume it."""
-    if is_paused and not leases:
-        return LeasePlan("already_paused", {}, None)
-    held = {holder: expiry for holder, expiry in leases.items() if expiry > now} if is_paused else {}
-    return LeasePlan("paused" if not is_paused else "joined", {**held, window: expires_at}, True)
-
-
-def plan_close(window: str, *, is_paused: bool, leases: Mapping[str, int], now: int) -> LeasePlan:
-    """Close a window. Without its lease (a manual write cleared every lease) the switch is someone else's:
-    left alone. With other unexpired leases the pause stays theirs. Otherwise the window resumes."""
-    if window not in leases:
-        return LeasePlan("changed_during_window", dict(leases), None)
-    others = {holder: expiry for holder, expiry in leases.items() if holder != window and expiry > now}
-    if not is_paused:
-        return LeasePlan("changed_during_window", others, False)
-    if others:
-        return LeasePlan("held_by_other_window", others, True)
-    return LeasePlan("resumed", {}, False)

@@ -8,7 +8,7 @@ answer, ``"caller"`` names who is asking (the state machine execution) for the a
 The heartbeat: ``{"action": "heartbeat"}`` reads the switch and emits its state and age as metrics.
 
 Maintenance windows: ``{"action": "open_window", "wait_seconds": N, "caller": <execution>}`` pauses under
-the window's lease; ``{"action": "close_window", "caller": <execution>}`` ends it (store.open_window /
+the window's lease; ``{"action": "close_window", "caller": <execution>}`` ends it (windows.open_window /
 close_window). Their answers add ``"outcome"``.
 
 Failures are raised as the exceptions of ``errors``, whose class names a state machine catches
@@ -24,11 +24,8 @@ import os
 import re
 from typing import Any
 
-import errors
-import rules
-import store
-import validators
-from observability import (
+from scheduler_service import errors, pipe_state, rules, store, validators, windows
+from scheduler_service.observability import (
     logger,
     record_direct_refusal,
     record_entry_missing,
@@ -121,10 +118,10 @@ def _window(action: Any, event: dict[str, Any], caller: str, write: store.WriteR
     if caller == DEFAULT_CALLER:
         raise errors.InvalidMaintenanceWindow('A maintenance window needs "caller": the execution that holds it.')
     if action == "open_window":
-        wait_seconds = rules.parse_wait_seconds(event.get("wait_seconds"), max_window_seconds())
-        result = store.open_window(caller, wait_seconds=wait_seconds, write=write)
+        wait_seconds = windows.parse_wait_seconds(event.get("wait_seconds"), max_window_seconds())
+        result = windows.open_window(caller, wait_seconds=wait_seconds, write=write)
     else:
-        result = store.close_window(caller, write=write)
+        result = windows.close_window(caller, write=write)
     if result.state.recent_write(write.token) is not None:  # this step wrote (now, or before its answer was lost)
         record_pause_change(result.state)
     logger.info("Maintenance window step", extra={"action": action, "window": caller, "outcome": result.outcome})
@@ -149,8 +146,6 @@ def _heartbeat(event: dict[str, Any]) -> dict[str, Any]:
         record_entry_missing("heartbeat")
         return {"outcome": "entry_missing"}
     paused_seconds = rules.paused_seconds(state.is_paused, state.updated_at, store.clock())
-    import pipe_state
-
     pipe_running = pipe_state.change_event_pipe_running()
     record_heartbeat(state.is_paused, paused_seconds, pipe_running)
     answer = {**_answer(state), "outcome": "read", "paused_seconds": paused_seconds}

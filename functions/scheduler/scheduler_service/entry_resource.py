@@ -18,8 +18,8 @@ import json
 import urllib.request
 from typing import Any
 
-import store
-from observability import logger
+from scheduler_service import aws, store
+from scheduler_service.observability import logger
 
 ACTOR = "cloudformation"
 PUSH_ENDPOINT_TYPE = "Custom::PushEndpoint"
@@ -58,7 +58,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
 
 def iot_data_endpoint() -> str:
     """The account's IoT Core data endpoint in this region (``<prefix>-ats.iot.<region>.amazonaws.com``)."""
-    client = store._botocore_session().create_client("iot")
+    client = aws.botocore_session().create_client("iot")
     return str(client.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
 
-    import store
+    from scheduler_service import store
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "scheduler")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SchedulerControl")
@@ -46,7 +46,7 @@ class LazyLogger:
     @property
     def powertools(self) -> Logger:
         if self._logger is None:
-            from aws_lambda_powertools import Logger
+            from aws_lambda_powertools import Logger  # noqa: PLC0415 - on the first line logged (above)
 
             self._logger = Logger(service=self._service)
             self._logger.append_keys(**self._keys)
@@ -113,7 +113,7 @@ def record_pause_change(state: store.Entry) -> None:
         "Scheduler pause state changed",
         extra={"is_paused": state.is_paused, "version": state.version, "updated_by": state.updated_by},
     )
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: PLC0415 - when first emitted
 
     with single_metric(name="PauseStateChanged", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE)
@@ -153,7 +153,7 @@ def record_push_check(*, behind: bool) -> None:
 
 
 def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str, error: str | None = None) -> None:
-    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: PLC0415 - when first emitted
 
     metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
     metrics.add_dimension(name="stage", value=STAGE)

@@ -33,9 +33,11 @@ from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-import rules
-import validators
-from errors import IdempotencyKeyReused, SchedulerEntryMissing, SchedulerPreconditionFailed
+from botocore.config import Config
+
+from scheduler_contract.tags import INCARNATION_ALPHABET, Tag, is_incarnation
+from scheduler_service import aws, validators
+from scheduler_service.errors import IdempotencyKeyReused, SchedulerEntryMissing, SchedulerPreconditionFailed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -55,23 +57,13 @@ _CLIENT_TIMEOUTS: dict[str, Any] = {
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 
-def recent_writes() -> int:
-    """How many changes the item remembers for retries: a retry is recognised while fewer than this many other
-    writes came after it (a client's retries end within seconds; the item stays under 1 KB)."""
-    return 8
-
-
-def window_write_attempts() -> int:
-    """A window's read-then-write, tried again after another writer came in between, at most this often."""
-    return 5
+# How many changes the item remembers for retries: a retry is recognised while fewer than this many other
+# writes came after it (a client's retries end within seconds; the item stays under 1 KB).
+RECENT_WRITES = 8
 
 
 class CorruptSchedulerEntry(Exception):
     """The item exists but does not have the shape this service writes."""
-
-
-class EntryContended(Exception):
-    """Other writers changed the item between a window's read and its write, every time it tried."""
 
 
 class WriteRequest(NamedTuple):
@@ -115,8 +107,8 @@ class Entry(NamedTuple):
     replayed: bool = False
 
     @property
-    def tag(self) -> validators.Tag:
-        return validators.Tag(version=self.version, is_paused=self.is_paused, incarnation=self.incarnation)
+    def tag(self) -> Tag:
+        return Tag(version=self.version, is_paused=self.is_paused, incarnation=self.incarnation)
 
     @property
     def etag(self) -> str:
@@ -142,14 +134,6 @@ class Entry(NamedTuple):
         )
 
 
-class WindowResult(NamedTuple):
-    """A maintenance window's open or close: what it did, and the state it left."""
-
-    outcome: str
-    state: Entry
-    lease_expires_at: int | None = None
-
-
 def token_hash(token: str) -> str:
     """What the item keeps of a write's token: 96 bits of its SHA-256 (tokens may hold a caller's ARN)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:24]
@@ -160,20 +144,10 @@ def request_hash(request_id: str) -> str:
 
 
 @cache
-def _botocore_session() -> Any:
-    """One botocore session per container: it holds the loaded service model, so a new client is cheap."""
-    import botocore.session
-
-    return botocore.session.get_session()
-
-
-@cache
 def dynamodb_client() -> DynamoDBClient:
     """One client per container. botocore alone (not boto3) keeps the cold start lean; it honours
     AWS_ENDPOINT_URL_DYNAMODB and the other standard settings by itself."""
-    from botocore.config import Config
-
-    return cast("DynamoDBClient", _botocore_session().create_client("dynamodb", config=Config(**_CLIENT_TIMEOUTS)))
+    return cast("DynamoDBClient", aws.botocore_session().create_client("dynamodb", config=Config(**_CLIENT_TIMEOUTS)))
 
 
 def table_name() -> str:
@@ -208,84 +182,33 @@ def write_pause(
     condition = _not_a_recent_write() + _precondition_expression(preconditions, values)
     try:
         return _update(_change_expression() + " REMOVE leases", condition, values, write)
-    except _AlreadyWritten as done:
+    except AlreadyWritten as done:
         if done.write.is_paused != is_paused:
             raise IdempotencyKeyReused("This idempotency key was already used for a different update.") from None
         return done.entry.as_written_by(done.write, write.request_id)
 
 
-def open_window(window: str, *, wait_seconds: int, write: WriteRequest) -> WindowResult:
-    """Pause for a maintenance window under its lease (rules.plan_open): read, then a write conditional on
-    the version read, again after a conflicting writer, a bounded number of times."""
-    now = clock()
-    expires_at = int(now.timestamp()) + wait_seconds + rules.LEASE_GRACE_SECONDS
-
-    def plan(state: Entry) -> rules.LeasePlan:
-        return rules.plan_open(
-            window, is_paused=state.is_paused, leases=state.leases, now=int(now.timestamp()), expires_at=expires_at
-        )
-
-    def replayed(state: Entry) -> str:
-        return "paused" if state.changed_pause else "joined"
-
-    outcome, state = _apply_window_plan(plan, replayed, write)
-    return WindowResult(outcome, state, state.leases.get(window))
-
-
-def close_window(window: str, *, write: WriteRequest) -> WindowResult:
-    """End a maintenance window (rules.plan_close): resume only when no other lease holds the pause and no
-    hand changed the switch meanwhile."""
-    now = int(clock().timestamp())
-
-    def plan(state: Entry) -> rules.LeasePlan:
-        return rules.plan_close(window, is_paused=state.is_paused, leases=state.leases, now=now)
-
-    def replayed(state: Entry) -> str:
-        return "held_by_other_window" if state.is_paused else "resumed"
-
-    outcome, state = _apply_window_plan(plan, replayed, write)
-    return WindowResult(outcome, state)
+def write_leases(is_paused: bool, leases: Mapping[str, int], write: WriteRequest, *, read_version: int) -> Entry:
+    """Set the switch and the maintenance windows' leases in one write, conditional on the version read
+    (``windows``: read, plan, write). SchedulerPreconditionFailed when another writer came in between;
+    AlreadyWritten when this very write had landed (its answer lost)."""
+    values: dict[str, Any] = {
+        ":paused": {"BOOL": is_paused},
+        ":read_version": {"N": str(read_version)},
+        **_change_values(write, is_paused),
+    }
+    condition = _not_a_recent_write() + " AND " + _version_is(":read_version", read_version)
+    if leases:
+        values[":leases"] = {"M": {holder: {"N": str(expiry)} for holder, expiry in leases.items()}}
+        expression = f"{_change_expression()}, leases = :leases"
+    else:
+        expression = f"{_change_expression()} REMOVE leases"
+    return _update(expression, condition, values, write)
 
 
-def _apply_window_plan(
-    plan_for: Callable[[Entry], rules.LeasePlan],
-    replayed_outcome: Callable[[Entry], str],
-    write: WriteRequest,
-) -> tuple[str, Entry]:
-    """Read, plan, write conditionally on the version read; a replay of this very step (same token) is
-    answered with the state it made, told from the item's recent writes."""
-    for _ in range(window_write_attempts()):
-        state = read_state()
-        done = state.recent_write(write.token)
-        if done is not None:  # this very step ran before and its answer was lost
-            made = state.as_written_by(done, write.request_id)
-            return replayed_outcome(made), made
-        plan = plan_for(state)
-        if plan.is_paused is None:
-            return plan.outcome, state
-        values: dict[str, Any] = {
-            ":paused": {"BOOL": plan.is_paused},
-            ":read_version": {"N": str(state.version)},
-            **_change_values(write, plan.is_paused),
-        }
-        condition = _not_a_recent_write() + " AND " + _version_is(":read_version", state.version)
-        if plan.leases:
-            values[":leases"] = {"M": {holder: {"N": str(expiry)} for holder, expiry in plan.leases.items()}}
-            expression = f"{_change_expression()}, leases = :leases"
-        else:
-            expression = f"{_change_expression()} REMOVE leases"
-        try:
-            return plan.outcome, _update(expression, condition, values, write)
-        except SchedulerPreconditionFailed:
-            continue  # someone wrote between the read and the write: plan again on what they left
-        except _AlreadyWritten as done_meanwhile:
-            made = done_meanwhile.entry.as_written_by(done_meanwhile.write, write.request_id)
-            return replayed_outcome(made), made
-    raise EntryContended(f"the scheduler entry changed under the window {window_write_attempts()} times")
-
-
-class _AlreadyWritten(Exception):  # an outcome, not a failure: the write had landed
-    """The condition failed because this very write had already landed (its token is among the recent)."""
+class AlreadyWritten(Exception):  # an outcome, not a failure: the write had landed
+    """The condition failed because this very write had already landed (its token is among the recent):
+    ``entry`` is the item now, ``write`` the recent write that is this one."""
 
     def __init__(self, entry: Entry, write: RecentWrite) -> None:
         super().__init__("already written")
@@ -295,7 +218,7 @@ class _AlreadyWritten(Exception):  # an outcome, not a failure: the write had la
 
 def _update(expression: str, condition: str, values: dict[str, Any], write: WriteRequest) -> Entry:
     """One conditional UpdateItem; the new item on success. A failed condition is told apart from what
-    DynamoDB returns with it: no item (SchedulerEntryMissing), this write among its recent ones (_AlreadyWritten),
+    DynamoDB returns with it: no item (SchedulerEntryMissing), this write among its recent ones (AlreadyWritten),
     or another item (SchedulerPreconditionFailed)."""
     client = dynamodb_client()
     try:
@@ -317,7 +240,7 @@ def _update(expression: str, condition: str, values: dict[str, Any], write: Writ
         done = current.recent_write(write.token)
         if done is not None:
             # Our own write, retried after its answer was lost (botocore, Step Functions, an HTTP client).
-            raise _AlreadyWritten(current, done) from None
+            raise AlreadyWritten(current, done) from None
         raise SchedulerPreconditionFailed(current) from error
     return entry_from_item(response["Attributes"])
 
@@ -326,7 +249,7 @@ def _change_expression() -> str:
     """What every change writes: the switch, its time and author, an incarnation if the entry had none, and
     this write at the head of the recent writes (the others shift down one; the oldest falls off)."""
     shifts = []
-    for slot in range(recent_writes() - 1, 0, -1):
+    for slot in range(RECENT_WRITES - 1, 0, -1):
         before = slot - 1
         shifts.append(
             f"w{slot} = if_not_exists(w{before}, :none), w{slot}v = if_not_exists(w{before}v, :none), "
@@ -342,7 +265,7 @@ def _change_expression() -> str:
 
 
 def _not_a_recent_write() -> str:
-    clauses = [f"(attribute_not_exists(w{slot}.t) OR w{slot}.t <> :token)" for slot in range(recent_writes())]
+    clauses = [f"(attribute_not_exists(w{slot}.t) OR w{slot}.t <> :token)" for slot in range(RECENT_WRITES)]
     return "attribute_exists(pk) AND " + " AND ".join(clauses)
 
 
@@ -386,7 +309,7 @@ def _precondition_expression(preconditions: validators.Preconditions, values: di
     return condition
 
 
-def _any_tag(prefix: str, tags: tuple[validators.Tag, ...], values: dict[str, Any]) -> str:
+def _any_tag(prefix: str, tags: tuple[Tag, ...], values: dict[str, Any]) -> str:
     """True when the item is the representation one of the tags names: its version, value and incarnation."""
     alternatives = []
     for index, tag in enumerate(tags):
@@ -457,7 +380,7 @@ def _base36(number: int, width: int) -> str:
     digits = []
     for _ in range(width):
         number, digit = divmod(number, 36)
-        digits.append(validators.INCARNATION_ALPHABET[digit])
+        digits.append(INCARNATION_ALPHABET[digit])
     return "".join(reversed(digits))
 
 
@@ -470,12 +393,12 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
         # A switch of another type (S, N, NULL) has no BOOL key: DynamoDB's BOOL is always a boolean.
         raise CorruptSchedulerEntry(f"unexpected item attributes: {_shape(item)}") from error
     incarnation = item.get("incarnation", {}).get("S")
-    recent = tuple(write for slot in range(recent_writes()) if (write := _recent_write(item, slot)) is not None)
+    recent = tuple(write for slot in range(RECENT_WRITES) if (write := _recent_write(item, slot)) is not None)
     leases = {holder: int(value["N"]) for holder, value in item.get("leases", {}).get("M", {}).items() if "N" in value}
     return Entry(
         is_paused=is_paused,
         version=version,
-        incarnation=incarnation if isinstance(incarnation, str) and validators.is_incarnation(incarnation) else None,
+        incarnation=incarnation if isinstance(incarnation, str) and is_incarnation(incarnation) else None,
         updated_at=item.get("updated_at", {}).get("S"),
         updated_by=item.get("updated_by", {}).get("S"),
         reason=item.get("reason", {}).get("S"),

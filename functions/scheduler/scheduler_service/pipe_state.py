@@ -11,18 +11,18 @@ import os
 from functools import cache
 from typing import Any
 
-import store
-from observability import logger
+from botocore.config import Config
+
+from scheduler_service import aws
+from scheduler_service.observability import logger
 
 PIPE_VARIABLE = "CHANGE_EVENT_PIPE"
 
 
 @cache
 def pipes_client() -> Any:
-    from botocore.config import Config
-
     config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 2, "mode": "standard"})
-    return store._botocore_session().create_client("pipes", config=config)
+    return aws.botocore_session().create_client("pipes", config=config)
 
 
 def change_event_pipe_running() -> bool | None:

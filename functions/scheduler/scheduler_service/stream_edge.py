@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import push_topic
-import store
-from observability import logger
+from scheduler_service import push_topic, store
+from scheduler_service.observability import logger
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:

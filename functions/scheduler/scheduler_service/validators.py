@@ -2,15 +2,11 @@
 headers ask of them. Pure: nothing here does I/O; the store turns the same rules into a condition of its one
 write.
 
-An entity tag names exactly one representation: the entry's incarnation (set when the entry is created, so a
-re-created entry never reuses an old one's tags), its version (+1 on every accepted write) and the value
-itself, so a change by hand that leaves the version alone still changes the tag::
-
-    "<version>.<p|r>.<incarnation>"     e.g. "8.p.mk3x0a9z7q2c"   (p: paused, r: running)
-    "<version>.<p|r>"                   an entry restored by hand without an incarnation
-
-A tag of any other form (the old bare versions such as "7" among them) names nothing served now: it never
-matches, so a client holding one gets the full answer (If-None-Match) or a 412 (If-Match), never a wrong 304.
+An entity tag names exactly one representation. Its grammar is the contract's (``scheduler_contract.tags``,
+shared with the client), ``"<version>.<p|r>.<incarnation>"``: a re-created entry never reuses an old one's
+tags, and a change by hand that leaves the version alone still changes the tag. A tag of any other form (the
+old bare versions such as "7" among them) names nothing served now: it never matches, so a client holding
+one gets the full answer (If-None-Match) or a 412 (If-Match), never a wrong 304.
 
 ``Last-Modified`` is whole seconds, but writes are not: two writes can fall in one second. So a date is sent
 only as a validator that cannot miss a later write: the first whole second after the write, once that second
@@ -21,50 +17,13 @@ second, which the comparisons below treat as "possibly modified" (a 200 or a 412
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime  # botocore has them loaded already
 from typing import NamedTuple
 
-MAX_VERSION_DIGITS = 18  # far beyond any real count of writes, well inside DynamoDB's 38-digit numbers
-MAX_INCARNATION_LENGTH = 32
-INCARNATION_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+from scheduler_contract.tags import Tag, parse_opaque
+
 # A real client names one tag; each named tag is three comparisons in the write's condition (4 KB at most).
 MAX_TAGS = 16
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-class Tag(NamedTuple):
-    """What an entity tag says. Two tags are the same representation when all three parts are equal."""
-
-    version: int
-    is_paused: bool
-    incarnation: str | None = None
-
-    def __str__(self) -> str:
-        """The tag as HTTP carries it: quoted, strong."""
-        state = "p" if self.is_paused else "r"
-        return f'"{self.version}.{state}.{self.incarnation}"' if self.incarnation else f'"{self.version}.{state}"'
-
-
-def parse_tag(opaque: str) -> Tag | None:
-    """The tag an opaque value (without its quotes) names, if this service could have made it; None for
-    anything else."""
-    parts = opaque.split(".")
-    if len(parts) not in (2, 3) or parts[1] not in ("p", "r"):
-        return None
-    version = parts[0]
-    incarnation = parts[2] if len(parts) == 3 else None
-    if not (version.isascii() and version.isdigit()) or len(version) > MAX_VERSION_DIGITS:
-        return None
-    if version != "0" and version.startswith("0"):
-        return None  # tags compare as strings: "07.p" was never made
-    if incarnation is not None and not is_incarnation(incarnation):
-        return None
-    return Tag(version=int(version), is_paused=parts[1] == "p", incarnation=incarnation)
-
-
-def is_incarnation(text: str) -> bool:
-    return 0 < len(text) <= MAX_INCARNATION_LENGTH and all(char in INCARNATION_ALPHABET for char in text)
 
 
 def entity_tags(header: str) -> list[tuple[bool, Tag | None]]:
@@ -77,26 +36,8 @@ def entity_tags(header: str) -> list[tuple[bool, Tag | None]]:
         opaque = tag[2:] if weak else tag
         if len(opaque) < 2 or opaque[0] != '"' or opaque[-1] != '"':
             continue
-        tags.append((weak, parse_tag(opaque[1:-1])))
+        tags.append((weak, parse_opaque(opaque[1:-1])))
     return tags
-
-
-def supersedes(incoming: Tag, held: Tag) -> bool:
-    """True when ``incoming`` names a newer state of the switch than ``held`` (the order nodes apply pushed
-    messages in, docs/fleet.md): a later incarnation is a re-created entry, so newer whatever its version (an
-    incarnation appearing or going is a restore by hand or the first write after one: newer too); within one
-    incarnation the higher version; at the same version another value is a change by hand that left the version
-    alone, and counts only when it pauses (when in doubt, paused). The client has the same rule
-    (scheduler_client.state.supersedes; tests/unit/test_push_repair.py proves they agree)."""
-    if incoming == held:
-        return False
-    if incoming.incarnation != held.incarnation:
-        if incoming.incarnation is None or held.incarnation is None:
-            return True
-        return incoming.incarnation > held.incarnation
-    if incoming.version != held.version:
-        return incoming.version > held.version
-    return incoming.is_paused
 
 
 def newest(tags: set[Tag]) -> tuple[Tag, ...]:
@@ -201,16 +142,13 @@ def iso_time(text: str | None) -> datetime | None:
 
 def format_http_date(moment: datetime) -> str:
     """IMF-fixdate (RFC 9110 section 5.6.7), always in English and GMT whatever the machine's locale and zone."""
-    utc = moment.astimezone(UTC)
-    return f"{_DAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year} {utc:%H:%M:%S} GMT"
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def http_date_of(value: str | None) -> datetime | None:
     """An HTTP date header as an aware time; None when absent, not a date, or one no calendar holds."""
     if value is None:
         return None
-    from email.utils import parsedate_to_datetime  # only for requests that carry a date: off the cold path
-
     try:
         moment = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):

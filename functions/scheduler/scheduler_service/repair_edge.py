@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import errors
-import push_topic
-import store
-import validators
-from observability import logger, record_push_check
+from scheduler_contract.tags import supersedes
+from scheduler_service import errors, push_topic, store
+from scheduler_service.observability import logger, record_push_check
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -52,4 +50,4 @@ def is_behind(held: push_topic.Retained | None, entry: store.Entry) -> bool:
     """True when the retained message is missing, unreadable, or older than the entry."""
     if held is None or held.tag is None:
         return True
-    return validators.supersedes(entry.tag, held.tag)
+    return supersedes(entry.tag, held.tag)
