@@ -33,6 +33,8 @@ PACKAGES = [
 EQUIVALENTS = ROOT / "mutation-equivalents.toml"
 COPIED = [
     "tests",
+    "docs/protocol",
+    "docs/protocol.md",
     "local_stack",
     "scripts",
     "template.yaml",
@@ -47,16 +49,22 @@ KILLED, SURVIVED = (1, 3), (0, 5)
 PYPROJECT = """
 [tool.pytest.ini_options]
 pythonpath = ["."]
-testpaths = ["tests/unit", "tests/infrastructure", "tests/client", "tests/integration/test_push_connection.py"]
+testpaths = [
+    "tests/contract", "tests/unit", "tests/infrastructure", "tests/client", "tests/integration/test_push_connection.py"
+]
 addopts = "-q -p no:cacheprovider"
 timeout = 120
 markers = ["integration: not run here"]
 
 [tool.mutmut]
 source_paths = ["src/"]
-also_copy = ["local_stack/", "scripts/", "template.yaml", "statemachines/", "events/", "openapi.yaml", "samconfig.toml"]
+also_copy = [
+    "local_stack/", "scripts/", "docs/protocol/", "docs/protocol.md", "template.yaml", "statemachines/", "events/",
+    "openapi.yaml", "samconfig.toml"
+]
 pytest_add_cli_args_test_selection = [
-    "tests/unit/", "tests/infrastructure/", "tests/client/", "tests/integration/test_push_connection.py"
+    "tests/contract/", "tests/unit/", "tests/infrastructure/", "tests/client/",
+    "tests/integration/test_push_connection.py"
 ]
 pytest_add_cli_args = {ignored}
 do_not_mutate_patterns = {patterns}

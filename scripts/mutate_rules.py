@@ -37,7 +37,7 @@ PACKAGES = [
     ROOT / "client" / "src" / "scheduler_contract",
 ]
 SOURCES = [path for package in PACKAGES for path in sorted(package.glob("*.py"))]
-TEST_DIRS = ["tests/unit", "tests/infrastructure", "tests/client"]
+TEST_DIRS = ["tests/contract", "tests/unit", "tests/infrastructure", "tests/client"]
 EQUIVALENTS = ROOT / "mutation-equivalents.toml"
 SLOW_SECONDS = 900
 
@@ -162,7 +162,7 @@ def apply(mutant: Mutant, source: str) -> str:
 def stage(copy: Path) -> None:
     shutil.rmtree(copy, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("functions", "client", "tests", "local_stack", "scripts", "statemachines", "events"):
+    for name in ("functions", "client", "tests", "local_stack", "scripts", "statemachines", "events", "docs"):
         shutil.copytree(ROOT / name, copy / name, ignore=ignore)
     for name in ("template.yaml", "openapi.yaml", "samconfig.toml", "pyproject.toml", "mutation-equivalents.toml"):
         shutil.copy2(ROOT / name, copy / name)
