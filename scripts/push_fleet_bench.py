@@ -1,6 +1,6 @@
 """`make bench` (third part): a fleet of push watchers against the local stack and its real MQTT broker.
 
-Starts the local stack (python -m local_stack run: DynamoDB Local, amqtt, the publisher on the stream) on free
+Starts the local stack (python -m local_stack run: DynamoDB Local, Mosquitto, the publisher on the stream) on free
 ports, starts FLEET PauseWatchers with push (each with its own client, connection and client id, as separate nodes
 would have), and measures, all in this one run:
 
@@ -225,7 +225,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
     fallback_rate = args.fleet / args.interval
     return [
         f"# Push fleet benchmark ({time.strftime('%Y-%m-%d')}): {args.fleet} push watchers on the local stack "
-        f"(amqtt, DynamoDB Local), {args.flips} flips, a {args.steady:g} s steady window, a {args.down:g} s broker "
+        f"(Mosquitto, DynamoDB Local), {args.flips} flips, a {args.steady:g} s steady window, a {args.down:g} s broker "
         "outage, one machine (2 cores)",
         "",
         "| measure | result | target |",

@@ -4,6 +4,7 @@ states supersede each other."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from datetime import UTC, datetime
@@ -268,3 +269,22 @@ def test_wait_for_io_waits_for_what_comes_within_the_timeout() -> None:
         sender.start()
         assert push.wait_for_io([left.fileno()], [], 30.0) == ({left.fileno()}, set())
         sender.join()
+
+
+def test_a_message_whose_incarnation_is_from_the_future_is_ignored() -> None:
+    """No entry was made after tomorrow: such a tag is forged or corrupt, and would outrank every real state."""
+    forged = json.dumps({"is_paused": False, "etag": '"1.r.zzzzzzzzzzzz"', "version": 1, "updated_at": None})
+    now_ms = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp() * 1000)
+
+    assert message_state(forged.encode(), now_ms) is None
+    assert message_state(message_of_now(now_ms), now_ms) is not None
+
+
+def message_of_now(now_ms: int) -> bytes:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    number, incarnation = now_ms, ""
+    for _ in range(8):
+        number, digit = divmod(number, 36)
+        incarnation = digits[digit] + incarnation
+    etag = f'"3.p.{incarnation}a1b2"'
+    return json.dumps({"is_paused": True, "etag": etag, "version": 3, "updated_at": None}).encode()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scheduler_service import errors, observability, repair_edge, store
+from scheduler_service import errors, observability, push_topic, repair_edge, store
 from tests.conftest import TABLE_NAME, api_event, tag
 from tests.infrastructure.translated import translate
 
@@ -205,6 +205,11 @@ def every_metric_the_code_emits(invoke: Any, dynamodb: Any, capsys: pytest.Captu
     invoke(HEARTBEAT)
     repair_edge.handler({"action": "repair"}, None)  # the retained message is missing: behind, republished
     repair_edge.handler({"action": "repair"}, None)  # now current
+    ahead = store.read_state()._replace(version=99, is_paused=False)  # a message ahead of the entry: forged
+    push_topic.iot_data_client().publish(
+        topic=push_topic.topic(), qos=1, retain=True, payload=push_topic.message_of(ahead)
+    )
+    repair_edge.handler({"action": "repair"}, None)  # the entry is older than the message: healed
     return {metric for document in emitted(capsys.readouterr().out) for metric in declared(document)}
 
 
@@ -249,6 +254,7 @@ def test_every_alarm_on_a_custom_metric_watches_one_the_code_emits(
             assert metric in emitted_metrics, (name, metric)
     assert sorted(watched) == [
         "ChangeEventPipeStoppedAlarm",
+        "EntryHealedAlarm",
         "FunctionErrorsAlarm",
         "PushStateBehindAlarm",
         "SchedulerEntryMissingAlarm",

@@ -58,7 +58,7 @@ def math_metrics(properties: dict[str, Any]) -> list[tuple[str, str, dict[str, A
 def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(resources: dict[str, Any]) -> None:
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
 
-    assert len(alarms) == 16
+    assert len(alarms) == 17
     for name, resource in alarms.items():
         properties = resource["Properties"]
         assert properties["AlarmActions"] == NOTIFY, name
@@ -257,7 +257,7 @@ def test_the_dashboard_shows_the_switch_traffic_latency_throttles_errors_runs_an
     assert [m[-1]["stat"] for m in latency["properties"]["metrics"]] == ["p50", "p99"]
     alarms = {name for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     push_alarms = {name for name in alarms if resources[name].get("Condition") == "PushOn"}
-    assert push_alarms == {"PushDeliveryAlarm", "PushStateBehindAlarm", "PushLagAlarm"}
+    assert push_alarms == {"PushDeliveryAlarm", "PushStateBehindAlarm", "PushLagAlarm", "EntryHealedAlarm"}
     assert {ref.removesuffix(".Arn") for ref in references if ref.endswith(".Arn")} == alarms - push_alarms
     assert "dashboards:name=${SchedulerDashboard}" in template["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
     # The data plane's alarms are on its own dashboard, which exists exactly when they do.

@@ -194,6 +194,25 @@ def test_the_alarms_watch_the_failure_destination_the_retained_message_and_the_l
         assert "Push is behind" in alarm["AlarmDescription"]
 
 
+def test_a_heal_pages_at_once(resources: dict[str, Any]) -> None:
+    healed = resources["EntryHealedAlarm"]["Properties"]
+
+    assert resources["EntryHealedAlarm"]["Condition"] == "PushOn"
+    assert (healed["Namespace"], healed["MetricName"], healed["Statistic"]) == (
+        "SchedulerControl",
+        "EntryHealed",
+        "Sum",
+    )
+    assert (healed["Period"], healed["EvaluationPeriods"], healed["Threshold"]) == (60, 1, 1)
+    assert (healed["ComparisonOperator"], healed["TreatMissingData"]) == (
+        "GreaterThanOrEqualToThreshold",
+        "notBreaching",
+    )
+    assert {d["Name"]: d["Value"] for d in healed["Dimensions"]} == {"service": "scheduler", "stage": {"Ref": "Stage"}}
+    assert "The entry was healed" in healed["AlarmDescription"]
+    assert healed["AlarmActions"] == resources["PushStateBehindAlarm"]["Properties"]["AlarmActions"]
+
+
 def _references(value: Any) -> set[str]:
     """The resources a value names: Ref, Fn::GetAtt, and ${...} in Fn::Sub."""
     found: set[str] = set()

@@ -5,6 +5,7 @@ which it was."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -69,14 +70,24 @@ def test_a_current_message_is_left_alone(iot_data: FakeIotDataPlane, capsys: pyt
 
 
 @pytest.mark.usefixtures("scheduler_entry")
-def test_a_message_newer_than_the_entry_read_is_a_write_that_landed_meanwhile_and_is_left_alone(
-    iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str]
+def test_a_message_newer_than_the_entry_read_from_a_write_that_landed_meanwhile_is_left_alone(
+    iot_data: FakeIotDataPlane, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    retain(iot_data, message(2, True))
+    """The write commits after the repair read the entry, and its message is retained before the repair reads
+    the topic: the entry read again is that state, so nothing is published and nothing is healed."""
+    real_retained = push_topic.retained
 
-    assert repair_edge.handler({"action": "repair"}, None)["outcome"] == "current"
+    def write_lands_then_read() -> push_topic.Retained | None:
+        push_topic.publish(store.write_pause(True, WRITER))
+        iot_data.store.published.clear()
+        return real_retained()
+
+    monkeypatch.setattr(push_topic, "retained", write_lands_then_read)
+
+    assert repair_edge.handler({"action": "repair"}, None) == {"outcome": "current", "etag": tag(2, True)}
 
     assert retained_etag(iot_data) == tag(2, True)
+    assert iot_data.store.published == type(iot_data.store.published)()
     assert behind_metric(capsys.readouterr().out) == [0]
 
 
@@ -169,3 +180,123 @@ def test_an_entry_time_written_by_hand_in_another_form_is_published_in_the_contr
 )
 def test_a_message_this_service_did_not_make_names_nothing(payload: bytes) -> None:
     assert push_topic.read_message(payload) == push_topic.Retained(None, None)
+
+
+def healed_metric(output: str) -> list[float]:
+    values = [json.loads(line)["EntryHealed"] for line in output.splitlines() if "EntryHealed" in line]
+    return [value for listed in values for value in (listed if isinstance(listed, list) else [listed])]
+
+
+def nodes_take(held: str, incoming: str) -> bool:
+    from scheduler_client.state import supersedes
+
+    return supersedes(incoming, held)
+
+
+def test_a_byte_for_byte_restore_of_an_older_item_is_healed_so_every_node_converges_to_it(
+    dynamodb: Any,
+    scheduler_entry: dict[str, Any],
+    iot_data: FakeIotDataPlane,
+    capsys: pytest.CaptureFixture[str],
+    logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """Pause (version 2), flip twice (version 4, running, published), then put the version-2 item back as a
+    point-in-time restore does: the API answers paused, so the fleet must be paused, whatever it holds."""
+    from tests.conftest import TABLE_NAME, stored_item
+
+    store.write_pause(True, WRITER._replace(token="pause"))
+    restored_item = stored_item(dynamodb)
+    store.write_pause(False, WRITER._replace(token="resume"))
+    push_topic.publish(store.write_pause(True, WRITER._replace(token="pause-again")))
+    push_topic.publish(store.write_pause(False, WRITER._replace(token="resume-again")))
+    held_by_nodes = retained_etag(iot_data)
+    dynamodb.put_item(TableName=TABLE_NAME, Item=restored_item)
+    capsys.readouterr()
+
+    answer = repair_edge.handler({"action": "repair"}, None)
+
+    entry = store.read_state()
+    assert answer["outcome"] == "healed"
+    assert (entry.is_paused, entry.version) == (True, 2)  # the restored state, kept
+    assert entry.incarnation != ENTRY_INCARNATION
+    assert retained_etag(iot_data) == entry.etag == answer["etag"]
+    assert nodes_take(held_by_nodes, entry.etag)  # every subscribed node applies it
+    assert healed_metric(capsys.readouterr().out) == [1]
+    [heal] = [line for line in logs() if line["level"] == "ERROR"]
+    assert "healed with a new incarnation" in heal["message"]
+    assert (heal["was"], heal["retained"], heal["healed"]) == (tag(2, True), held_by_nodes, entry.etag)
+    assert repair_edge.handler({"action": "repair"}, None)["outcome"] == "current"  # healed for good
+
+
+def test_a_forged_newer_message_is_healed_over(
+    scheduler_entry: dict[str, Any], iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    retain(iot_data, message(99, False))
+
+    answer = repair_edge.handler({"action": "repair"}, None)
+
+    entry = store.read_state()
+    assert answer["outcome"] == "healed"
+    assert (entry.is_paused, entry.version) == (False, 1)
+    assert retained_etag(iot_data) == entry.etag
+    assert nodes_take(tag(99, False), entry.etag)
+    assert healed_metric(capsys.readouterr().out) == [1]
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_forged_incarnation_from_the_future_is_replaced_at_once_without_a_heal(
+    iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    retain(
+        iot_data,
+        json.dumps({"is_paused": False, "etag": '"1.r.zzzzzzzzzzzz"', "version": 1, "updated_at": None}).encode(),
+    )
+
+    assert repair_edge.handler({"action": "repair"}, None) == {"outcome": "repaired", "etag": tag(1, False)}
+
+    assert retained_etag(iot_data) == tag(1, False)
+    assert healed_metric(capsys.readouterr().out) == []
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize("poison", [b"[" * 20_000, b'{"etag": ""}', b'{"etag": "8.p"}', b"\xff" * 5000])
+def test_a_poisoned_message_is_replaced_and_the_repair_never_crashes(iot_data: FakeIotDataPlane, poison: bytes) -> None:
+    retain(iot_data, poison)
+
+    assert repair_edge.handler({"action": "repair"}, None) == {"outcome": "repaired", "etag": tag(1, False)}
+
+    assert retained_etag(iot_data) == tag(1, False)
+
+
+def test_a_heal_that_meets_a_competing_write_writes_nothing_and_leaves_the_next_run_to_look(
+    dynamodb: Any, scheduler_entry: dict[str, Any], iot_data: FakeIotDataPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retain(iot_data, message(99, False))
+    real_reincarnate = store.reincarnate
+    competing: list[store.Entry] = []
+
+    def compete_then_heal(entry: store.Entry, *, after: Any = None) -> store.Entry:
+        competing.append(store.write_pause(True, WRITER))
+        return real_reincarnate(entry, after=after)
+
+    monkeypatch.setattr(store, "reincarnate", compete_then_heal)
+
+    answer = repair_edge.handler({"action": "repair"}, None)
+
+    assert answer["outcome"] == "changed_meanwhile"
+    assert store.read_state().tag == competing[0].tag  # the competing write stands, its incarnation untouched
+
+
+def test_a_heal_is_retried_safely_after_its_answer_is_lost(
+    scheduler_entry: dict[str, Any], iot_data: FakeIotDataPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heal's write landed but its answer was lost: the next run finds the entry healed, behind the forged
+    message no longer (its new incarnation is later), and publishes it; nothing is healed twice."""
+    retain(iot_data, message(99, False))
+    before = store.read_state()
+    healed = store.reincarnate(before, after=store.read_state().tag._replace(version=99))
+
+    answer = repair_edge.handler({"action": "repair"}, None)
+
+    assert answer == {"outcome": "repaired", "etag": healed.etag}
+    assert store.read_state().incarnation == healed.incarnation

@@ -26,6 +26,7 @@ import secrets
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -38,6 +39,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from scheduler_client.signing import is_loopback
 from scheduler_client.state import SchedulerState
+from scheduler_contract.convergence import from_the_future
 from scheduler_contract.message import decode_message
 
 IOT_SERVICE = "iotdevicegateway"
@@ -111,11 +113,14 @@ def presigned_path(url: PushUrl, credentials: Any, region: str) -> str:
     return path
 
 
-def message_state(payload: bytes) -> SchedulerState | None:
+def message_state(payload: bytes, now_ms: int | None = None) -> SchedulerState | None:
     """The state a push message carries (the contract's, docs/protocol.md); None for a payload that is not a
-    whole message of the contract, which is ignored."""
+    whole message of the contract, or whose tag is from the future (forged: no entry was made then), which is
+    ignored."""
     message = decode_message(payload)
     if message is None:
+        return None
+    if from_the_future(message.tag, int(time.time() * 1000) if now_ms is None else now_ms):
         return None
     return SchedulerState(message.is_paused, message.etag, message.updated_at)
 

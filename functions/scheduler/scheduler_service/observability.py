@@ -152,6 +152,16 @@ def record_push_check(*, behind: bool) -> None:
     _emit_stage_metrics({"PushStateBehind": (int(behind), "Count")}, path="push-repair")
 
 
+def record_heal(entry: store.Entry, healed: store.Entry, retained: object) -> None:
+    """The entry was older than the retained message (a restore, a hand repair, a forged message) and was given a
+    new incarnation: an ERROR line and the EntryHealed metric, which pages (EntryHealedAlarm)."""
+    logger.error(
+        "The scheduler entry was older than the retained message: healed with a new incarnation",
+        extra={"was": entry.etag, "retained": str(retained) if retained else None, "healed": healed.etag},
+    )
+    _emit_stage_metrics({"EntryHealed": (1, "Count")}, path="push-repair")
+
+
 def _emit_stage_metrics(values: dict[str, tuple[float, str]], *, path: str, error: str | None = None) -> None:
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: PLC0415 - when first emitted
 

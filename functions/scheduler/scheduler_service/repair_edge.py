@@ -1,24 +1,31 @@
-"""The push heartbeat: every minute, the retained message is compared with the entry and repaired if behind.
+"""The push heartbeat: every minute, the retained message is compared with the entry and brought back to it.
 
-A publish lost for good (the stream record expired, the failure destination holds it) would leave every new
-node on an old value. So a schedule (template.yaml: PushRepairSchedule) invokes this edge every minute: one
-strongly consistent read of the entry, one read of the retained message, and when the message is missing or
-older than the entry, the entry is published. Then the entry is read again: a write that committed meanwhile
-may have been published before this repair's message replaced it, so the newer state is published once more
-(bounded: at most two publishes per run). A retained message *newer* than the entry read is a write that
-landed between the two reads, and is left alone.
+The entry is the truth (``scheduler_contract.convergence``, docs/protocol.md, Convergence). One strongly
+consistent read of the entry, one read of the retained message, and then:
 
-It reports PushStateBehind (1 when the message was behind at the check, else 0): the alarm fires when two runs
-in a row find it behind, that is when a repair did not heal it.
+- the same state: nothing to do;
+- missing, unreadable, from the future or older than the entry: the entry is published. Then the entry is read
+  again: a write that committed meanwhile may have been published before this repair's message replaced it, so the
+  newer state is published once more (bounded: at most two publishes per run);
+- newer than the entry: the entry is read again. A write that landed between the two reads is what the message
+  says, and all is well. Otherwise the entry is older than what was published: a point-in-time restore, AWS
+  Backup, a hand repair or a forged message. Nodes that took the newer message would keep it, so the entry is
+  healed: given a new incarnation in one write conditional on it not having changed, and published; a new
+  incarnation supersedes whatever any node holds. A heal is logged at ERROR and counted (EntryHealed), and pages
+  (EntryHealedAlarm): someone restored or forged the switch.
+
+It reports PushStateBehind (1 when the message was not the entry's at the check, else 0): the alarm fires when
+two runs in a row find it behind, that is when a repair did not heal it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from scheduler_contract.tags import supersedes
+from scheduler_contract.convergence import Action, repair_action
+from scheduler_contract.tags import Tag
 from scheduler_service import errors, push_topic, store
-from scheduler_service.observability import logger, record_push_check
+from scheduler_service.observability import logger, record_heal, record_push_check
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -31,14 +38,22 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         logger.warning("No scheduler entry: the retained message is left as it is")
         return {"outcome": "entry_missing"}
     held = push_topic.retained()
-    if not is_behind(held, entry):
+    retained = held.tag if held is not None else None
+    action = repair_action(entry.tag, retained, _now_ms())
+    if action is Action.READ_AGAIN:
+        latest = store.read_state()
+        action = repair_action(entry.tag, retained, _now_ms(), latest.tag)
+        entry = latest
+    if action is Action.NONE:
         record_push_check(behind=False)
         return {"outcome": "current", "etag": entry.etag}
+    record_push_check(behind=True)
+    if action is Action.HEAL:
+        return _heal(entry, retained)
     logger.warning(
         "The retained message is behind the entry: publishing the entry",
-        extra={"retained": str(held.tag) if held and held.tag else None, "etag": entry.etag},
+        extra={"retained": str(retained) if retained else None, "etag": entry.etag},
     )
-    record_push_check(behind=True)
     push_topic.publish(entry)
     latest = store.read_state()
     if latest.tag != entry.tag:
@@ -46,8 +61,18 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return {"outcome": "repaired", "etag": latest.etag}
 
 
-def is_behind(held: push_topic.Retained | None, entry: store.Entry) -> bool:
-    """True when the retained message is missing, unreadable, or older than the entry."""
-    if held is None or held.tag is None:
-        return True
-    return supersedes(entry.tag, held.tag)
+def _heal(entry: store.Entry, retained: Tag | None) -> dict[str, Any]:
+    """The entry is older than the retained message: a new incarnation (later than the message's), published."""
+    try:
+        healed = store.reincarnate(entry, after=retained)
+    except errors.SchedulerPreconditionFailed:
+        # A write came in meanwhile: its own message supersedes the retained one, and the next run checks again.
+        logger.warning("The entry changed while it was healed: the next run looks again", extra={"etag": entry.etag})
+        return {"outcome": "changed_meanwhile", "etag": entry.etag}
+    record_heal(entry, healed, retained)
+    push_topic.publish(healed)
+    return {"outcome": "healed", "etag": healed.etag, "was": entry.etag, "retained": str(retained)}
+
+
+def _now_ms() -> int:
+    return int(store.clock().timestamp() * 1000)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from botocore.config import Config
 
+from scheduler_contract.convergence import incarnation_millis
 from scheduler_contract.tags import INCARNATION_ALPHABET, Tag, is_incarnation
 from scheduler_service import aws, validators
 from scheduler_service.errors import IdempotencyKeyReused, SchedulerEntryMissing, SchedulerPreconditionFailed
@@ -366,6 +367,40 @@ def create_if_missing(  # noqa: PLR0913 - keyword-only, each one a property of t
         existing: Any = error.response.get("Item") or {}
         return token is not None and existing.get("w0", {}).get("M", {}).get("t", {}).get("S") == token_hash(token)
     return True
+
+
+def reincarnate(entry: Entry, *, after: Tag | None = None) -> Entry:
+    """Give the entry a new incarnation, later than its own and than ``after``'s (a retained message ahead of it),
+    in one write conditional on the entry still being ``entry`` (version, value, incarnation); nothing else
+    changes. SchedulerPreconditionFailed when it changed meanwhile, SchedulerEntryMissing when it is gone."""
+    not_before = max(
+        [clock()]
+        + [
+            datetime.fromtimestamp((incarnation_millis(tag.incarnation) + 1) / 1000, UTC)
+            for tag in (entry.tag, after)
+            if tag is not None and tag.incarnation is not None
+        ]
+    )
+    values: dict[str, Any] = {":incarnation": {"S": new_incarnation(not_before)}}
+    condition = "attribute_exists(pk) AND " + _any_tag(":held", (entry.tag,), values)
+    client = dynamodb_client()
+    try:
+        response = client.update_item(
+            TableName=table_name(),
+            Key=SCHEDULER_KEY,
+            UpdateExpression="SET incarnation = :incarnation",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except client.exceptions.ConditionalCheckFailedException as error:
+        item: Any = error.response.get("Item")
+        if item is None:
+            raise SchedulerEntryMissing from error
+        raise SchedulerPreconditionFailed(entry_from_item(item)) from error
+    return entry_from_item(response["Attributes"])
 
 
 def new_incarnation(now: datetime) -> str:
