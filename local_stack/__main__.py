@@ -104,6 +104,8 @@ class DataPlane:
             publish=lambda event: stream_edge.handler(event, None),
             repair=lambda: repair_edge.handler({"action": "repair"}, None),
             observe=ChangeLog(self.data_dir).record,
+            # The repair's period: a minute, as on AWS; REPAIR_SECONDS shortens it (the convergence tests).
+            repair_every=float(os.environ.get("REPAIR_SECONDS") or 60),
         ).start()
 
     def stop(self) -> None:

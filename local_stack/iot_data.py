@@ -15,6 +15,7 @@ import base64
 import json
 import threading
 import time
+import uuid
 from collections import deque
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qs, unquote
@@ -92,21 +93,16 @@ class InMemoryStore:
 
 
 class BrokerStore:
-    """Publishes to the local MQTT broker, and knows its retained messages by subscribing to every topic (a
-    retained message arrives on subscribing, later ones as they are published)."""
+    """Publishes to the local MQTT broker, and reads a topic's retained message from the broker itself, with a
+    fresh subscription, as IoT Core's GetRetainedMessage answers what the broker holds: a message retained by
+    anyone (a forged or poisoned one too) is seen, as the repair on AWS would see it."""
 
     def __init__(self, host: str, port: int) -> None:
-        import paho.mqtt.client as mqtt  # noqa: PLC0415 - the broker client only when the data plane starts
-        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415 - the broker client only when the data plane starts
-
-        self._messages = InMemoryStore()
+        self.host, self.port = host, port
         self._connected = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="local-iot-data-plane", protocol=mqtt.MQTTv311
-        )
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.on_disconnect = self._on_disconnect
+        self._client = _mqtt_client("local-iot-data-plane")
+        self._client.on_connect = lambda *_: self._connected.set()
+        self._client.on_disconnect = lambda *_: self._connected.clear()
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         self._client.connect_async(host, port, keepalive=30)
         self._client.loop_start()
@@ -121,30 +117,52 @@ class BrokerStore:
         info.wait_for_publish(timeout=5)
         if not info.is_published():
             raise ConnectionError("the local MQTT broker did not acknowledge the publish")
-        self._messages.publish(topic, payload, qos, retain)
 
-    def retained(self, topic: str) -> Retained | None:
-        return self._messages.retained(topic)
+    def retained(self, topic: str, timeout: float = 5.0) -> Retained | None:
+        """What the broker retains on ``topic`` now. A subscription gets the retained message right after its
+        SUBACK; a second subscription's SUBACK comes after it on the same connection, so once that arrives,
+        everything retained has (no wait on a clock, no message published to find out)."""
+        marker = f"local-iot-data-plane/marker/{uuid.uuid4().hex}"
+        found: list[Retained] = []
+        done = threading.Event()
+        reader = _mqtt_client(f"local-iot-data-plane-read-{uuid.uuid4().hex[:12]}")
+        marker_mid: list[int] = []
+
+        def on_message(_client: Any, _userdata: Any, message: Any) -> None:
+            if message.retain and message.topic == topic:
+                found.append(Retained(message.payload, message.qos, int(time.time() * 1000)))
+
+        def on_subscribe(_client: Any, _userdata: Any, mid: int, *_: Any) -> None:
+            if mid in marker_mid:
+                done.set()
+
+        reader.on_message = on_message
+        reader.on_subscribe = on_subscribe
+        try:
+            reader.connect(self.host, self.port, keepalive=30)
+        except OSError as error:
+            raise ConnectionError(f"the local MQTT broker cannot be reached: {error}") from error
+        try:
+            reader.subscribe(topic, qos=1)
+            marker_mid.append(reader.subscribe(marker, qos=1)[1])  # known before any callback can run
+            reader.loop_start()
+            if not done.wait(timeout):
+                raise ConnectionError("the local MQTT broker did not answer a subscription")
+        finally:
+            reader.disconnect()
+            reader.loop_stop()
+        return found[-1] if found else None
 
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
-        if reason.is_failure:
-            return
-        self._messages.messages.clear()  # a restarted broker has lost its retained messages
-        client.subscribe("#", qos=1)
-        self._connected.set()
 
-    def _on_disconnect(self, *_args: Any) -> None:
-        self._connected.clear()
+def _mqtt_client(client_id: str) -> Any:
+    import paho.mqtt.client as mqtt  # noqa: PLC0415 - the broker client only when the data plane starts
+    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415 - the broker client only when the data plane starts
 
-    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
-        # Only what the broker holds arrives flagged retained (on subscribing); this store's own publishes
-        # were recorded as they were made.
-        if message.retain:
-            self._messages.publish(message.topic, message.payload, message.qos, True)
+    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
 
 
 def wsgi_app(store: MessageStore) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -816,3 +817,39 @@ def test_options_not_given_read_as_their_defaults_wherever_they_could_have_been_
         None,
     )
     assert (after.timeout, after.profile, after.region, after.no_push) == (5.0, None, None, False)
+
+
+@pytest.mark.parametrize("browser_found", [True, False], ids=["a-browser", "no-browser"])
+def test_console_open_hands_the_browser_a_file_never_the_secret(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, browser_found: bool
+) -> None:
+    """A browser's command line is readable by every user of the machine: --open gives it the launcher file's
+    path, which the secret is not in; the file is the user's alone."""
+    import webbrowser
+
+    opened: list[str] = []
+    launchers: list[tuple[int, str]] = []
+
+    def open_in_browser(url: str) -> bool:
+        opened.append(url)
+        path = Path(url.removeprefix("file://"))
+        launchers.append((path.stat().st_mode & 0o777, path.read_text()))
+        return browser_found
+
+    monkeypatch.setattr(webbrowser, "open", open_in_browser)
+    monkeypatch.setattr("scheduler_client.cli.wait_for_ctrl_c", ctrl_c)
+
+    code, out, _ = run(capsys, "console", "--url", server.url, "--open")
+
+    url_line, opened_line = out.splitlines()
+    secret = url_line.split("#secret=")[1]
+    assert code == 0
+    assert opened == [opened[0]]
+    assert opened[0].startswith("file:///")
+    assert secret not in opened[0]
+    assert launchers[0][0] == 0o600
+    assert secret in launchers[0][1]
+    if browser_found:
+        assert opened_line.startswith("opened in your browser through ")
+    else:
+        assert opened_line == f"no browser to open here: open {opened[0]} in yours, or the URL above"

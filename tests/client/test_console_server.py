@@ -342,3 +342,82 @@ def test_the_command_prints_its_url_first_and_ctrl_c_stops_it(server: ScriptedSe
         process.wait()
     with pytest.raises(ConnectionRefusedError):
         http.client.HTTPConnection("127.0.0.1", port, timeout=5).request("GET", "/")
+
+
+# --- opening the page without the secret on any command line ------------------------------------------------
+
+
+def test_the_launcher_is_a_file_only_its_user_can_read_and_is_gone_when_the_console_stops(
+    server: ScriptedServer,
+) -> None:
+    with Console(SchedulerClient(server.url, timeout=2.0), history=lambda since: []) as served:
+        launcher = served.launcher()
+        content = launcher.read_text()
+        modes = (launcher.stat().st_mode & 0o777, launcher.parent.stat().st_mode & 0o777)
+        assert served.launcher() == launcher  # one launcher per run
+    assert modes == (0o600, 0o700)
+    assert f'value="{served.secret}"' in content
+    assert f'action="http://127.0.0.1:{served.port}/login"' in content
+    assert served.secret not in launcher.as_uri()
+    assert not launcher.exists()
+    assert not launcher.parent.exists()
+
+
+def login(console: Console, secret: str, kind: str = "application/x-www-form-urlencoded") -> tuple[int, bytes]:
+    body = f"secret={secret}".encode()
+    status, _, answer = request(console, "POST", "/login", body, secret=None, origin="null", **{"Content-Type": kind})
+    return status, answer
+
+
+def test_the_launchers_post_answers_the_page_with_the_secret_inside_it(console: Console) -> None:
+    status, page = login(console, console.secret)
+
+    assert status == 200
+    assert f'<meta name="console-secret" content="{console.secret}">'.encode() in page
+    assert b'<script src="console.js" defer></script>' in page
+
+
+@pytest.mark.parametrize(
+    ("secret", "kind", "status", "says"),
+    [
+        ("wrong", "application/x-www-form-urlencoded", 403, "not this console's secret"),
+        ("", "application/x-www-form-urlencoded", 403, "not this console's secret"),
+        (None, "application/json", 415, "the launcher posts a form"),
+    ],
+    ids=["wrong-secret", "no-secret", "not-a-form"],
+)
+def test_a_login_without_the_secret_is_refused_and_shows_nothing(
+    console: Console, secret: str | None, kind: str, status: int, says: str
+) -> None:
+    answered, body = login(console, console.secret if secret is None else secret, kind)
+
+    assert answered == status
+    assert json.loads(body) == {"outcome": "refused", "message": json.loads(body)["message"]}
+    assert says in json.loads(body)["message"]
+    assert console.secret.encode() not in body
+
+
+@pytest.mark.parametrize(
+    "length", ["12abc", "-1", "99999999", "", "1e3"], ids=["junk", "negative", "huge", "empty", "exponent"]
+)
+def test_a_malformed_content_length_gets_a_json_answer_never_a_traceback(
+    console: Console, length: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    headers = {"Content-Type": "application/json", "Content-Length": length}
+    connection = http.client.HTTPConnection("127.0.0.1", console.port, timeout=5)
+    connection.putrequest("POST", "/api/switch", skip_host=True)
+    for name, value in {
+        "Host": f"127.0.0.1:{console.port}",
+        SECRET_HEADER: console.secret,
+        "Origin": f"http://127.0.0.1:{console.port}",
+        **headers,
+    }.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    status, body = response.status, response.read()
+    connection.close()
+
+    assert status == 400
+    assert json.loads(body)["message"] == "a body of at most 4 KB, with its Content-Length"
+    assert "Traceback" not in capsys.readouterr().err

@@ -54,7 +54,9 @@ def test_while_subscribed_there_is_no_http_request_and_changes_arrive_as_they_ar
     calls: list[tuple[bool, bool]] = []
     broker.retained = message(7, True)
     api = ScriptedClient(UNCHANGED)
-    watcher = watcher_of(api, clock, broker, on_change=lambda o, n: calls.append((o, n))).start(background=False)
+    watcher = watcher_of(api, clock, broker, verify_interval=0, on_change=lambda o, n: calls.append((o, n))).start(
+        background=False
+    )
     run_until(watcher, clock, lambda: watcher.ready)
 
     broker.publish(message(8, False))
@@ -91,7 +93,7 @@ def test_broker_down_polling_takes_over_within_the_interval_and_push_back_stops_
 ) -> None:
     broker.retained = message(7, False)
     api = ScriptedClient(state(8, True), UNCHANGED)
-    watcher = watcher_of(api, clock, broker, interval=10).start(background=False)
+    watcher = watcher_of(api, clock, broker, interval=10, verify_interval=0).start(background=False)
     run_until(watcher, clock, lambda: watcher.ready)
     down_at = clock.now
 
@@ -204,15 +206,66 @@ def test_a_connection_that_never_subscribes_is_given_up_after_push_timeout(clock
     assert watcher.source == "poll"
 
 
-def test_a_subscription_without_a_retained_message_asks_the_api_once(clock: Clock, broker: FakeBroker) -> None:
+def test_a_subscription_that_delivers_nothing_is_not_live_and_the_api_is_followed(
+    clock: Clock, broker: FakeBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker that answers CONNACK and SUBACK but never delivers (IoT Core without iot:Receive, a wrong topic):
+    never "subscribed" with age 0; the watcher polls, gives the connection up after push_timeout with an ERROR
+    that names the topic, and follows the API's flips."""
     api = ScriptedClient(state(1, False))
-    watcher = watcher_of(api, clock, broker).start(background=False)
+    watcher = watcher_of(api, clock, broker, push_timeout=4.0, interval=5.0).start(background=False)
 
-    for _ in range(100):
+    run_until(watcher, clock, lambda: watcher.ready)
+    assert watcher.status.value != "subscribed"
+    assert (watcher.is_paused(), watcher.source) == (False, "poll")
+    run_until(watcher, clock, lambda: len(broker.attempts) >= 2)  # given up: it reconnects later
+    age = watcher.age()
+    assert age is not None
+    assert age > 0  # nothing came by push: the value is the poll's, and it ages
+    assert "Subscribed to scheduler-control/prod/pause, but no message arrived on it" in caplog.text
+
+    api.script = [state(2, True)]
+    run_until(watcher, clock, watcher.is_paused)
+    assert watcher.source == "poll"
+    assert watcher.status.value == "polling"
+
+
+def test_while_live_a_conditional_poll_verifies_push_every_verify_interval(clock: Clock, broker: FakeBroker) -> None:
+    broker.retained = message(7, False)
+    api = ScriptedClient(UNCHANGED)
+    watcher = watcher_of(api, clock, broker, verify_interval=3600).start(background=False)
+    run_until(watcher, clock, lambda: watcher.status.value == "subscribed")
+    started = clock.now
+
+    while clock.now - started < 3 * 3600 + 1:
         clock.now += watcher.run_pending()
 
-    assert api.etags == [None]  # one poll for the first value, none after it
-    assert (watcher.status.value, watcher.is_paused()) == ("subscribed", False)
+    assert (
+        api.etags == [f'"7.r.{INCARNATION}"'] * 3
+    )  # one conditional GET an hour (MidRandom: the middle of the jitter)
+    assert watcher.status.value == "subscribed"
+
+
+def test_a_poll_that_contradicts_push_wins_and_drops_the_silent_subscription(
+    clock: Clock, broker: FakeBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Push said running (version 7); the operator paused through the API (version 8) but no message came. The
+    verification poll's answer wins, the divergence is an ERROR and the subscription is dropped."""
+    statuses: list[tuple[str, str]] = []
+    broker.retained = message(7, False)
+    api = ScriptedClient(state(8, True))
+    watcher = watcher_of(api, clock, broker, verify_interval=60)
+    watcher.add_status_listener(lambda old, new: statuses.append((old.value, new.value)))
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.status.value == "subscribed")
+
+    run_until(watcher, clock, watcher.is_paused)
+
+    assert (watcher.source, watcher.state) == ("poll", state(8, True))
+    assert "Push and the API disagree" in caplog.text
+    assert ("subscribed", "polling") in statuses
+    assert isinstance(watcher.last_error, Exception)
+    assert "push gave" in str(watcher.last_error)
 
 
 def test_client_ids_have_the_stages_prefix_and_a_part_of_their_own(clock: Clock, broker: FakeBroker) -> None:

@@ -109,7 +109,7 @@ def test_pause_with_a_bad_reason_is_a_usage_error_and_writes_nothing(
     server.play(state_answer(False, 7))
     code, out, err = run(capsys, "pause", "--url", server.url, "--reason", "one\ntwo")
     assert (code, out) == (2, "")
-    assert "--reason: the reason holds a control character: one line of text" in err
+    assert "--reason: the reason holds a control character, U+000A: one line of text" in err
     assert [r.method for r in server.received if r.method != "GET"] == []
 
 

@@ -55,7 +55,15 @@ def test_it_has_every_public_method_and_property_of_the_real_watcher() -> None:
         if not name.startswith("_") and "ǁ" not in name  # mutmut's trampolines, under make mutate
     }
     # Configuration and the test hooks of the real one are not a node's to call.
-    options = {"interval", "jitter", "fail_closed", "max_staleness", "max_backoff", "reconnect_spread"}
+    options = {
+        "interval",
+        "jitter",
+        "fail_closed",
+        "max_staleness",
+        "max_backoff",
+        "reconnect_spread",
+        "verify_interval",
+    }
     own = {"first_delay", "run_pending", "poll", "reconnect_cap", "push_timeout", *options}
     missing = {name for name in public - own if not hasattr(FakePauseWatcher, name)}
     assert missing == set()

@@ -356,19 +356,17 @@ def test_without_fail_closed_backoff_is_not_hurried(clock: Clock) -> None:
     assert [watcher.poll() for _ in range(4)] == pytest.approx([20, 40, 80, 160])
 
 
-# --- only newer values count -------------------------------------------------------------------------------
+# --- the API is the truth ------------------------------------------------------------------------------------
 
 
-def test_a_poll_answer_older_than_the_value_held_changes_nothing(clock: Clock) -> None:
+def test_a_poll_answer_counts_whatever_its_tag_for_the_api_reads_the_entry_strongly(clock: Clock) -> None:
+    """A restore of an older item: the API answers version 8 while the node holds 9. The API wins."""
     newer = SchedulerState(False, '"9.r.mk3x0a9z7q2c"', None)
-    older = SchedulerState(True, '"8.p.mk3x0a9z7q2c"', None)
-    recreated = SchedulerState(True, '"1.p.mk3x0b000000"', None)  # a later incarnation: newer whatever its version
-    watcher = watcher_of(ScriptedClient(newer, older, recreated), clock)
+    restored = SchedulerState(True, '"8.p.mk3x0a9z7q2c"', None)
+    watcher = watcher_of(ScriptedClient(newer, restored), clock)
     watcher.poll()
     watcher.poll()
-    assert watcher.state == newer
-    watcher.poll()
-    assert watcher.state == recreated
+    assert (watcher.state, watcher.is_paused()) == (restored, True)
 
 
 # --- status ---------------------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_a_subscription_without_a_retained_message_asks_the_api_once_soon() -> N
     assert watcher.push_subscribed(1.5) is False  # a second SUBACK changes nothing
     assert watcher.poll_due(2.9) is False
     assert watcher.poll_due(3.0) is True  # two seconds after the SUBACK
-    assert watcher.poll_started() is None  # it sends no If-None-Match: it holds nothing
+    assert watcher.poll_started(3.0) is None  # it sends no If-None-Match: it holds nothing
     assert watcher.poll_due(3.0) is False
 
 
@@ -177,6 +177,7 @@ def test_after_a_drop_the_whole_fleets_reconnects_start_from_its_spread_until_on
     second = watcher.push_failed(20.0, OSError("still down"))
     watcher.opened(30.0)
     watcher.push_subscribed(30.0)
+    watcher.push_message(30.0, state(3, False), b"")  # live again: its message arrived
     after = watcher.push_failed(40.0, OSError("a lone failure"))
 
     assert (first, second) == (5.0, 10.0)  # fleet_size 1000: 5 s, then doubling from there

@@ -14,8 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from local_stack.template import PROJECT_ROOT
+from scheduler_contract.reasons import REFUSED_CATEGORIES
 from scheduler_service.errors import InvalidSchedulerUpdate
 from scheduler_service.rules import parse_reason
+from tests.infrastructure.reason_grammar import header_pattern
 
 PATTERN = re.compile(
     yaml.safe_load((PROJECT_ROOT / "openapi.yaml").read_text())["components"]["parameters"]["SchedulerReason"][
@@ -33,13 +35,31 @@ def accepted(value: str) -> bool:
     return True
 
 
-def no_control(text: str) -> bool:
+def allowed(text: str) -> bool:
     import unicodedata
 
-    return all(unicodedata.category(char) not in ("Cc", "Cs") for char in text)
+    return all(unicodedata.category(char) not in REFUSED_CATEGORIES for char in text)
 
 
-reasons = st.text(st.characters(codec="utf-8"), max_size=256).filter(no_control)
+reasons = st.text(st.characters(codec="utf-8"), max_size=256).filter(allowed)
+
+
+def test_the_documents_pattern_is_the_contracts_rule_spelled_in_percent_encoded_utf8() -> None:
+    # To regenerate it: .venv/bin/python -c "from tests.infrastructure.reason_grammar import *; print(header_pattern())"
+    assert PATTERN.pattern == header_pattern()
+
+
+@pytest.mark.parametrize(
+    ("text", "code_point"),
+    [("\u202e", "U+202E"), ("\u200b", "U+200B"), ("\ufeff", "U+FEFF"), ("\u2028", "U+2028"), ("\u2029", "U+2029")],
+    ids=["right-to-left-override", "zero-width-space", "byte-order-mark", "line-separator", "paragraph-separator"],
+)
+def test_format_characters_and_separators_are_refused_naming_their_code_point(text: str, code_point: str) -> None:
+    encoded = quote("deploy " + text + " done", safe=PRINTABLE_BUT_PERCENT)
+
+    assert not PATTERN.fullmatch(encoded)
+    with pytest.raises(InvalidSchedulerUpdate, match=re.escape(code_point)):
+        parse_reason(encoded, header=True)
 
 
 @given(reasons)

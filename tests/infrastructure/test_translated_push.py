@@ -81,10 +81,13 @@ def test_the_publisher_may_publish_and_retain_on_its_one_topic_and_nothing_else_
     ]
     assert statements["KeepWhatCannotBePublished"]["Resource"] == {"Fn::GetAtt": ["PushFailures", "Arn"]}
     assert statements["WriteItsLogs"]["Resource"] == {"Fn::GetAtt": ["PushPublisherFunctionLogs", "Arn"]}
+    heal = statements["HealTheOneSchedulerItem"]
+    assert (heal["Action"], heal["Resource"]) == ("dynamodb:UpdateItem", {"Fn::GetAtt": ["SchedulerTable", "Arn"]})
     assert set(statements) == {
         "ReadTheTablesStream",
         "PublishTheRetainedMessage",
         "KeepWhatCannotBePublished",
+        "HealTheOneSchedulerItem",
         "WriteItsLogs",
         "SendTraces",
     }
@@ -101,6 +104,13 @@ def test_the_repair_reads_the_entry_and_the_retained_message_and_may_republish_i
     assert iot["Resource"] == {"Fn::Sub": TOPIC_ARN}
     assert statements["ReadTheOneSchedulerItem"]["Action"] == "dynamodb:GetItem"
     assert statements["ReadTheOneSchedulerItem"]["Resource"] == {"Fn::GetAtt": ["SchedulerTable", "Arn"]}
+    heal = statements["HealTheOneSchedulerItem"]
+    assert (heal["Action"], heal["Resource"]) == ("dynamodb:UpdateItem", {"Fn::GetAtt": ["SchedulerTable", "Arn"]})
+    assert set(statements) == {
+        "ReadTheOneSchedulerItem",
+        "HealTheOneSchedulerItem",
+        "ReadAndRepublishTheRetainedMessage",
+    }
     schedule = resources["PushRepairFunctionRepair"]["Properties"]
     assert schedule["ScheduleExpression"] == "rate(1 minute)"
     assert schedule["Target"]["Arn"] == {"Fn::GetAtt": ["PushRepairFunction", "Arn"]}

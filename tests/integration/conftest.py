@@ -29,8 +29,9 @@ TABLE_NAME = "scheduler-local"  # what local_stack creates
 class LocalStack:
     """One `python -m local_stack run` process and the DynamoDB Local it starts."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.env = env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/scheduler/"
         self.lines: list[str] = []
@@ -54,6 +55,7 @@ class LocalStack:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
         )
         ready = threading.Event()
         threading.Thread(target=self._read_output, args=(ready,), daemon=True).start()

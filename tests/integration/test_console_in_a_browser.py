@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,16 +68,18 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 class ConsoleProcess:
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, *options: str) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI
             [
                 *(sys.executable, "-m", "scheduler_client", "console", "--url", stack.url),
-                *("--local-changes", str(stack.data_dir / "changes.jsonl")),
+                *("--local-changes", str(stack.data_dir / "changes.jsonl"), *options),
             ],
             cwd=PROJECT_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # --open's browser: a command that accepts what it is given and does nothing (the test opens it)
+            env={**os.environ, "BROWSER": "true"},
         )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()  # the first line: its URL with its secret
@@ -146,6 +149,31 @@ def test_the_page_shows_the_state_who_and_why(page: Any, console: ConsoleProcess
     assert "#secret" not in page.url  # the secret leaves the address bar
     if SCREENSHOT:
         page.screenshot(path=str(PROJECT_ROOT / SCREENSHOT), full_page=True)
+
+
+def test_the_launcher_that_open_writes_opens_the_page_with_no_secret_in_any_url(
+    page: Any, local_stack: LocalStack, fresh_entry: dict[str, Any]
+) -> None:
+    """`scheduler console --open` hands the browser a file, not the URL; the file posts the secret, and every
+    address the browser visits or keeps is without it."""
+    served = ConsoleProcess(local_stack, "--open")
+    try:
+        assert served.process.stdout is not None
+        opened = served.process.stdout.readline().strip()
+        launcher = Path(opened.removeprefix("opened in your browser through ").split(" (readable")[0])
+        visited: list[str] = []
+        page.on("framenavigated", lambda frame: visited.append(frame.url))
+
+        page.goto(launcher.as_uri())
+
+        expect(page.locator("#state-word")).to_have_text("RUNNING: scheduling goes on", timeout=WAIT_MS)
+        assert page.url == served.origin + "/"
+        assert visited
+        assert all(served.secret not in url for url in visited)
+        flip_from_the_page(page, "from the launcher")  # the page holds the secret: its calls are allowed
+        expect(page.locator("#state-word")).to_have_text("PAUSED: scheduling is stopped", timeout=WAIT_MS)
+    finally:
+        assert served.stop() == 0
 
 
 def test_a_flip_from_the_page_is_what_the_cli_and_the_status_view_read(

@@ -276,3 +276,25 @@ def test_every_message_the_local_stack_publishes_validates_against_the_protocols
     for payload in received:
         validator.validate(json.loads(payload))
     assert {json.loads(payload)["etag"] for payload in received} >= {new_entry, *made}
+
+
+def test_a_watcher_on_a_topic_that_delivers_nothing_follows_the_api_within_push_timeout_and_interval(
+    local_stack: LocalStack, new_entry: str
+) -> None:
+    """A wrong topic on the real broker: CONNACK and SUBACK come, no message ever does. The watcher is never
+    "subscribed", and it follows the API's flips by polling."""
+    wrong_topic = local_stack.push_url.replace("/pause", "/wrong")
+    client = CountingClient(local_stack.url)
+    changes = Changes()
+    watcher = PauseWatcher(client, wrong_topic, on_change=changes, push_timeout=2.0, interval=1.0)
+    try:
+        watcher.start(wait=WAIT)
+        assert watcher.state is not None
+        assert watcher.state.etag == new_entry
+        assert watcher.status.value != "subscribed"
+        patch(local_stack, True)
+        assert changes.wait_for(2) == [(True, False), (False, True)]
+        assert watcher.source == "poll"
+        assert watcher.status.value == "polling"
+    finally:
+        watcher.stop()

@@ -186,3 +186,51 @@ def test_a_redelivered_record_after_a_newer_one_is_published_as_it_was(
     deliver(older)
 
     assert retained_document(iot_data)["etag"] == tag(2, True)
+
+
+def healed_count(output: str) -> int:
+    return sum(1 for line in output.splitlines() if '"EntryHealed"' in line)
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_change_that_goes_back_in_time_heals_the_entry_instead_of_publishing_an_older_state(
+    dynamodb: Any, iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older item written over the live one (a hand repair, a restore into the table): publishing it would
+    leave every node on the newer state it holds. The entry gets a new incarnation, and that is published."""
+    store.write_pause(True, WRITER._replace(token="pause"))
+    older = dynamodb.get_item(TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True)["Item"]
+    store.write_pause(False, WRITER._replace(token="resume"))
+    dynamodb.put_item(TableName=TABLE_NAME, Item=older)
+    *_, went_back = stream_records(dynamodb)
+    capsys.readouterr()
+
+    assert deliver(went_back) == {"published": 1}
+
+    entry = store.read_state()
+    assert (entry.is_paused, entry.version) == (True, 2)
+    assert entry.incarnation != ENTRY_INCARNATION
+    assert retained_document(iot_data)["etag"] == entry.etag
+    from scheduler_client.state import supersedes
+
+    assert supersedes(entry.etag, tag(3, False))  # nodes holding the newer state apply it
+    assert healed_count(capsys.readouterr().out) == 1
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_change_back_in_time_that_meets_a_later_write_leaves_it_to_that_writes_own_record(
+    dynamodb: Any, iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.write_pause(True, WRITER._replace(token="pause"))
+    older = dynamodb.get_item(TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True)["Item"]
+    store.write_pause(False, WRITER._replace(token="resume"))
+    dynamodb.put_item(TableName=TABLE_NAME, Item=older)
+    *_, went_back = stream_records(dynamodb)
+    later = store.write_pause(False, WRITER._replace(token="later"))
+    capsys.readouterr()
+
+    assert deliver(went_back) == {"published": 0}
+
+    assert store.read_state().tag == later.tag  # untouched: no heal over a write
+    assert iot_data.retained_payload() is None
+    assert healed_count(capsys.readouterr().out) == 0

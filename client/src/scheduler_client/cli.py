@@ -427,7 +427,12 @@ def console_command(client: SchedulerClient, arguments: argparse.Namespace) -> i
         if arguments.open:
             import webbrowser  # noqa: PLC0415 - only with --open
 
-            webbrowser.open(served.url)
+            # The launcher file, never the URL: a browser's command line is readable by every user of the machine.
+            launcher = served.launcher()
+            if webbrowser.open(launcher.as_uri()):
+                print(f"opened in your browser through {launcher} (readable by you only)", flush=True)
+            else:
+                print(f"no browser to open here: open {launcher.as_uri()} in yours, or the URL above", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
             wait_for_ctrl_c()
     return OK

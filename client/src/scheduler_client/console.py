@@ -7,8 +7,12 @@ conditionally on what it shows (``If-Match``): a stale page is told who changed 
 Nothing new is deployed and no credential reaches the browser: the CLI forwards the page's calls to the API with
 the operator's own credentials. So only this page may use it:
 
-- every ``/api/`` request carries the random secret of this run (``Console-Secret``); the URL printed gives it
-  to the page in its fragment, which browsers never send to a server, put in a log or a Referer;
+- every ``/api/`` request carries the random secret of this run (``Console-Secret``). It reaches the page in
+  one of two ways, never on a command line, in an environment variable or in the browser's history: the URL
+  printed on the terminal has it in its fragment (which browsers never send to a server, put in a log or a
+  Referer, and which the page removes from the address bar at once); ``--open`` writes a launcher file that only
+  the operator can read (as Jupyter does) and opens that: it posts the secret to ``/login``, whose answer is the
+  page with the secret inside it, at a URL without it;
 - ``Host`` must be this server's own (DNS rebinding), and ``Origin`` (when the browser sends one, always on a
   POST) this page's (other pages, and other users of the machine, cannot read or write);
 - a change is a POST of ``application/json`` only, and no response carries a CORS header, so no other origin can
@@ -18,19 +22,24 @@ the operator's own credentials. So only this page may use it:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import html
 import json
 import mimetypes
+import os
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
+from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from scheduler_client.client import SchedulerClient
 from scheduler_client.errors import PreconditionFailed, SchedulerError
@@ -93,6 +102,31 @@ class Console:
     ) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self._launcher is not None:
+            self._launcher.unlink(missing_ok=True)
+            self._launcher.parent.rmdir()
+
+    _launcher: Path | None = None
+
+    def launcher(self) -> Path:
+        """A file only this user can read (in a folder only they can enter) that opens the page: it posts the
+        secret to ``/login``, so that no URL ever holds it. Removed when the console stops."""
+        if self._launcher is None:
+            folder = Path(tempfile.mkdtemp(prefix="scheduler-console-"))  # mode 0700
+            path = folder / "open.html"
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as launcher:
+                launcher.write(
+                    _LAUNCHER.format(origin=f"http://127.0.0.1:{self.port}", secret=html.escape(self.secret))
+                )
+            self._launcher = path
+        return self._launcher
+
+    def page_with_secret(self) -> bytes:
+        """The page as /login answers it: the secret in a meta element, which only this origin can read."""
+        page = _static("index.html").decode()
+        meta = f'<meta name="console-secret" content="{html.escape(self.secret)}">'
+        return page.replace("<head>", "<head>\n  " + meta, 1).encode()
 
     # --- what the page asks --------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -176,6 +210,19 @@ def stage_of(url: str) -> str:
     return parts[0] if len(parts) >= 2 else "local"
 
 
+# The launcher: a form that posts the secret to the console on load (the POST's body is in no history), with a
+# button for a browser that runs no script on local files.
+_LAUNCHER = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+<title>Opening the scheduler console</title></head>
+<body onload="document.forms[0].submit()">
+<form method="post" action="{origin}/login">
+<input type="hidden" name="secret" value="{secret}">
+<p>Opening the scheduler console… <button type="submit">Open it</button></p>
+</form></body></html>
+"""
+
+
 def _refusal(message: str) -> dict[str, Any]:
     return {"outcome": "refused", "message": message}
 
@@ -208,7 +255,12 @@ def _handler_for(console: Console) -> type[BaseHTTPRequestHandler]:
             self._send(200, _static(name), f"{kind}; charset=utf-8")
 
         def do_POST(self) -> None:
-            if not self._host_allowed() or not self._api_allowed(change=True):
+            if not self._host_allowed():
+                return
+            if urlsplit(self.path).path == "/login":
+                self._login()
+                return
+            if not self._api_allowed(change=True):
                 return
             if urlsplit(self.path).path != "/api/switch":
                 self._answer(404, _refusal("no such action"))
@@ -216,12 +268,11 @@ def _handler_for(console: Console) -> type[BaseHTTPRequestHandler]:
             if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
                 self._answer(415, _refusal("a change is a JSON request"))
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if not 0 < length <= MAX_BODY:
-                self._answer(400, _refusal("a JSON object of at most 4 KB"))
+            body = self._body()
+            if body is None:
                 return
             try:
-                request = json.loads(self.rfile.read(length))
+                request = json.loads(body)
             except ValueError:
                 self._answer(400, _refusal("the body is not JSON"))
                 return
@@ -229,6 +280,39 @@ def _handler_for(console: Console) -> type[BaseHTTPRequestHandler]:
                 self._answer(400, _refusal("the body is a JSON object"))
                 return
             self._forward(lambda: console.switch(request))
+
+        def _body(self) -> bytes | None:
+            """The request's body, at most MAX_BODY bytes; None (answered) for a length that is not one."""
+            declared = (self.headers.get("Content-Length") or "").strip()
+            if not declared.isascii() or not declared.isdigit() or not 0 < int(declared) <= MAX_BODY:
+                self._answer(400, _refusal("a body of at most 4 KB, with its Content-Length"))
+                return None
+            return self.rfile.read(int(declared))
+
+        def _login(self) -> None:
+            """The launcher's form: the secret in the body; the answer is the page with it inside."""
+            kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            body = self._body() if kind == "application/x-www-form-urlencoded" else None
+            if body is None:
+                if kind != "application/x-www-form-urlencoded":
+                    self._answer(415, _refusal("the launcher posts a form"))
+                return
+            given = parse_qs(body.decode("ascii", "replace")).get("secret", [""])[-1]
+            if not hmac.compare_digest(given.encode(), console.secret.encode()):
+                self._answer(403, _refusal("not this console's secret: open the launcher scheduler console wrote"))
+                return
+            self._send(200, console.page_with_secret(), "text/html; charset=utf-8")
+
+        def handle_one_request(self) -> None:
+            """Every request gets an answer a person can read, never a traceback on the operator's terminal."""
+            try:
+                super().handle_one_request()
+            except (ConnectionError, TimeoutError):
+                self.close_connection = True  # the browser went away: nobody to answer
+            except Exception:
+                self.close_connection = True
+                with contextlib.suppress(Exception):
+                    self._answer(400, _refusal("a request this console does not understand"))
 
         def _host_allowed(self) -> bool:
             if self.headers.get("Host") in console.hosts:

@@ -107,6 +107,7 @@ class PauseWatcher:
         fleet_size: int = 1000,
         reconnect_cap: float = 60.0,
         push_timeout: float = 10.0,
+        verify_interval: float = 3600.0,
         keepalive: int = 30,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -116,6 +117,7 @@ class PauseWatcher:
         self.push = parse_push_url(push) if isinstance(push, str) else push
         options = Options.checked(
             push=self.push is not None,
+            topic=self.push.topic if self.push is not None else "",
             interval=interval,
             jitter=jitter,
             fail_closed=fail_closed,
@@ -124,6 +126,7 @@ class PauseWatcher:
             fleet_size=fleet_size,
             reconnect_cap=reconnect_cap,
             push_timeout=push_timeout,
+            verify_interval=verify_interval,
         )
         self.on_change = on_change
         self.keepalive = keepalive
@@ -170,6 +173,10 @@ class PauseWatcher:
     @property
     def push_timeout(self) -> float:
         return self._core.options.push_timeout
+
+    @property
+    def verify_interval(self) -> float:
+        return self._core.options.verify_interval
 
     def _reset_runtime(self) -> None:
         """Everything one run of the loop owns (a new lock too: after fork() the old one may be held forever)."""
@@ -333,7 +340,9 @@ class PauseWatcher:
         with self._lock:
             push = self._core.push_due(self._clock())
         if push.give_up:
-            self._push_failed(TimeoutError(f"no subscription within {self.push_timeout:g} s"))
+            with self._lock:
+                error = self._core.give_up_error()
+            self._push_failed(error)
         if push.connect:
             self._open_push()
         with self._lock:
@@ -347,7 +356,7 @@ class PauseWatcher:
     def poll(self) -> float:
         """One poll of the API; returns the seconds to wait before the next."""
         with self._lock:
-            known, generation = self._core.poll_started(), self._generation
+            known, generation = self._core.poll_started(self._clock()), self._generation
         try:
             fresh = self.client.get_if_changed(known, retry=False)
         except Exception as error:  # a poll must never end the watcher: the error is kept and logged
@@ -360,6 +369,9 @@ class PauseWatcher:
                 delay = self._core.poll_answered(self._clock(), fresh)
         with self._lock:
             delay = self._core.schedule_poll(self._clock(), delay, float(getattr(self.client, "timeout", 0.0)))
+            divergence = self._core.take_divergence()
+        if divergence is not None:  # push gave another state than the API: drop it, poll, reconnect later
+            self._push_failed(divergence)
         self._report()
         return delay
 

@@ -45,6 +45,7 @@ class Options(NamedTuple):
     """How a watcher behaves (PauseWatcher's keyword arguments, checked)."""
 
     push: bool
+    topic: str = ""  # the push topic, for the logs
     interval: float = 10.0
     jitter: float = 0.1
     fail_closed: bool = False
@@ -53,12 +54,14 @@ class Options(NamedTuple):
     reconnect_spread: float = RECONNECT_FIRST
     reconnect_cap: float = 60.0
     push_timeout: float = 10.0
+    verify_interval: float = 3600.0  # while push is live, a conditional poll this often (0: never)
 
     @classmethod
     def checked(  # noqa: PLR0913 - keyword-only, as PauseWatcher documents them
         cls,
         *,
         push: bool,
+        topic: str = "",
         interval: float,
         jitter: float,
         fail_closed: bool,
@@ -67,6 +70,7 @@ class Options(NamedTuple):
         fleet_size: int,
         reconnect_cap: float,
         push_timeout: float,
+        verify_interval: float = 3600.0,
     ) -> Options:
         if interval <= 0 or max_staleness <= 0:
             raise ValueError("interval and max_staleness must be positive")
@@ -74,9 +78,12 @@ class Options(NamedTuple):
             raise ValueError("jitter is a fraction of the interval, from 0 up to (not including) 1")
         if fleet_size < 1 or reconnect_cap < RECONNECT_FIRST or push_timeout <= 0:
             raise ValueError("fleet_size must be at least 1, reconnect_cap at least 1 s, push_timeout positive")
+        if verify_interval < 0:
+            raise ValueError("verify_interval is seconds between verification polls, or 0 for none")
         spread = max(RECONNECT_FIRST, fleet_size / CONNECTS_PER_SECOND)
         return cls(
             push=push,
+            topic=topic,
             interval=interval,
             jitter=jitter,
             fail_closed=fail_closed,
@@ -85,7 +92,13 @@ class Options(NamedTuple):
             reconnect_spread=spread,
             reconnect_cap=max(reconnect_cap, spread),
             push_timeout=push_timeout,
+            verify_interval=verify_interval,
         )
+
+
+class PushDiverged(Exception):
+    """The API answered another state than push gave, with no push message since the poll was sent: the
+    subscription is not delivering (a policy without iot:Receive, a silent broker, a wrong topic)."""
 
 
 class PushDue(NamedTuple):
@@ -108,7 +121,12 @@ class WatcherCore:
     def reset_runtime(self) -> None:
         """Forget one run's connection and timers (a start after fork()); the value and its age are kept."""
         self.connected = False  # a push connection is open (subscribed or not yet)
-        self.subscribed = False
+        self.subscribed = False  # the connection's SUBACK came
+        self.live = False  # a message arrived on this connection: push is up, and the value is live
+        self.next_verify_at: float | None = None
+        self.poll_sent_at: float | None = None
+        self.last_message_at: float | None = None
+        self.divergence: PushDiverged | None = None  # told once to the thin layer, which reconnects
         self.next_connect_at: float | None = None
         self.last_connect_at: float | None = None
         self.connect_deadline: float | None = None
@@ -158,23 +176,35 @@ class WatcherCore:
     def stopped(self) -> None:
         self.connected = False
         self.subscribed = False
+        self.live = False
 
     def push_due(self, now: float) -> PushDue:
         return PushDue(
             connect=self.options.push and not self.connected and _due(self.next_connect_at, now),
-            give_up=self.connected and not self.subscribed and _due(self.connect_deadline, now),
+            give_up=self.connected and not self.live and _due(self.connect_deadline, now),
         )
 
     def poll_due(self, now: float) -> bool:
-        return (self.polling and _due(self.next_poll_at, now)) or _due(self.bootstrap_poll_at, now)
+        return (
+            (self.polling and _due(self.next_poll_at, now))
+            or _due(self.bootstrap_poll_at, now)
+            or (self.live and _due(self.next_verify_at, now))
+        )
+
+    def give_up_error(self) -> TimeoutError:
+        """Why a connection that did not go live within push_timeout failed."""
+        if self.subscribed:
+            return TimeoutError(f"subscribed, but no message arrived within {self.options.push_timeout:g} s")
+        return TimeoutError(f"no subscription within {self.options.push_timeout:g} s")
 
     def next_wake(self, now: float) -> float:
         """Seconds until something is due."""
         moments = [self.next_poll_at if self.polling else None, self.bootstrap_poll_at]
         if self.options.push:
             moments.append(self.next_connect_at if not self.connected else None)
-            moments.append(self.connect_deadline if not self.subscribed else None)
-        if self.options.fail_closed and self.confirmed_at is not None and not self.subscribed and not self.stale(now):
+            moments.append(self.connect_deadline if not self.live else None)
+            moments.append(self.next_verify_at if self.live else None)
+        if self.options.fail_closed and self.confirmed_at is not None and not self.live and not self.stale(now):
             moments.append(self.confirmed_at + self.options.max_staleness + 0.001)  # the moment it goes stale
         due = [moment - now for moment in moments if moment is not None]
         return max(0.0, min(due, default=LONGEST_WAIT * 12))
@@ -184,17 +214,21 @@ class WatcherCore:
         self.last_connect_at = now
 
     def opened(self, now: float) -> None:
-        """The connection is open: it must subscribe within push_timeout."""
+        """The connection is open: a message must arrive on it within push_timeout."""
         self.connected = True
-        self.connect_deadline = now + self.options.push_timeout
+        if not self.live:
+            self.connect_deadline = now + self.options.push_timeout
 
     def push_subscribed(self, now: float) -> bool:
-        """The SUBACK came; False when already subscribed (nothing changes)."""
+        """The SUBACK came; False when already subscribed (nothing changes). Push is not live until a message
+        arrives: the retained one must come within push_timeout of it."""
         if self.subscribed:
             return False
-        self._mark_subscribed(now)
-        if self.state is None:  # no retained message yet (a new stage): one poll gives the first value
-            self.bootstrap_poll_at = now + min(2.0, self.options.interval)
+        self.subscribed = True
+        if not self.live:
+            self.connect_deadline = now + self.options.push_timeout
+            if self.state is None:  # no value yet: one poll gives it while the retained message is awaited
+                self.bootstrap_poll_at = now + min(2.0, self.options.interval)
         return True
 
     def push_message(self, now: float, fresh: SchedulerState | None, payload: bytes) -> bool:
@@ -202,15 +236,16 @@ class WatcherCore:
         if fresh is None:
             logger.warning("Ignored a push message that is not the scheduler's: %r", payload[:200])
             return False
-        if not self.subscribed:  # a message on the topic: subscribed, whether or not its SUBACK came first
-            self._mark_subscribed(now)
+        if not self.live:  # the first readable message on this connection: push is live
+            self._mark_live(now)
+        self.last_message_at = now
         self.bootstrap_poll_at = None
         self.confirmed_at = now
         return self._take(fresh, "push")
 
     def push_lost(self, now: float, error: Exception) -> float:
         """The connection ended (or failed while open); returns the wait before the next connect."""
-        was_subscribed = self.subscribed
+        was_subscribed = self.live
         if was_subscribed and not isinstance(error, PushRefused):
             self.connect_failures = 0
             logger.warning("Push connection lost (%s): polling until it is back", error)
@@ -219,9 +254,13 @@ class WatcherCore:
     def push_failed(self, now: float, error: Exception, *, after_drop: bool = False) -> float:
         """Push is unavailable: plan the next connect, and poll meanwhile. Returns the wait before the connect."""
         self.connected = False
-        if self.subscribed:
+        if self.live:
             self.confirmed_at = now  # the value was live until now
+        elif self.subscribed and not isinstance(error, PushRefused):
+            logger.error("Subscribed to %s, but no message arrived on it: polling (%s)", self.options.topic, error)
         self.subscribed = False
+        self.live = False
+        self.next_verify_at = None
         self.connect_deadline = None
         self.bootstrap_poll_at = None
         self.last_error = error
@@ -240,9 +279,10 @@ class WatcherCore:
             logger.warning("Push unavailable (%s); polling, retrying push in %.1f s", error, delay)
         return delay
 
-    def _mark_subscribed(self, now: float) -> None:
-        """Push is up: stop polling, forget the failures."""
+    def _mark_live(self, now: float) -> None:
+        """Push is up: stop polling, forget the failures, and verify by a poll now and then."""
         self.subscribed = True
+        self.live = True
         self.polling = False
         self.next_poll_at = None
         self.connect_failures = 0
@@ -251,27 +291,59 @@ class WatcherCore:
         self.last_error = None
         if self.state is not None:
             self.confirmed_at = now
+        self.next_verify_at = self._verify_at(now)
         logger.info("Subscribed to the scheduler switch by push")
+
+    def _verify_at(self, now: float) -> float | None:
+        if self.options.verify_interval <= 0:
+            return None
+        interval = self.options.verify_interval
+        return now + self._draw(Backoff(interval, interval, self.options.jitter))
 
     # --- polling -------------------------------------------------------------------------------------------
     def start_polling(self, now: float, delay: float) -> None:
         self.polling = True
         self.next_poll_at = now + delay
 
-    def poll_started(self) -> str | None:
+    def poll_started(self, now: float) -> str | None:
         """A poll begins: the tag it sends in If-None-Match."""
         self.bootstrap_poll_at = None
+        self.poll_sent_at = now
+        if self.live:
+            self.next_verify_at = self._verify_at(now)
         return self.state.etag if self.state is not None else None
 
     def poll_answered(self, now: float, fresh: SchedulerState | None) -> float:
         """The API answered (None: not modified); returns the wait before the next poll."""
         self.poll_failures = 0
-        self.last_error = None
-        if not self.subscribed:
+        if not self.live:
+            self.last_error = None
             self.confirmed_at = now
         if fresh is not None:
-            self._take(fresh, "poll")
+            self._take_from_the_api(now, fresh)
         return self.steady_poll_delay()
+
+    def _take_from_the_api(self, now: float, fresh: SchedulerState) -> None:
+        """The API reads the entry strongly: its answer counts whatever the tags (a restored entry, a forged
+        message held), unless a push message arrived after the poll was sent, which the ordering then decides.
+        A live subscription that gave another state is a divergence: logged, and the connection is dropped."""
+        pushed_since = self.last_message_at is not None and (
+            self.poll_sent_at is None or self.last_message_at >= self.poll_sent_at
+        )
+        if pushed_since:
+            self._take(fresh, "poll")
+            return
+        held = self.state
+        self.state, self.source = fresh, "poll"
+        if self.live and held is not None and held.etag != fresh.etag:
+            self.divergence = PushDiverged(f"push gave {held.etag}, the API answers {fresh.etag}")
+            self.last_error = self.divergence
+            logger.error("Push and the API disagree: the API's answer wins (%s)", self.divergence)
+
+    def take_divergence(self) -> PushDiverged | None:
+        """A divergence found by the last poll, once: the thin layer drops the connection and reconnects."""
+        divergence, self.divergence = self.divergence, None
+        return divergence
 
     def poll_failed(self, error: Exception) -> float:
         """A poll failed; returns the wait before the next (Retry-After honoured, a refusal retried slowly)."""
@@ -308,7 +380,7 @@ class WatcherCore:
         """Seconds since the value was last confirmed; 0 while subscribed; None before the first value."""
         if self.confirmed_at is None and self.state is None:
             return None
-        if self.subscribed and self.state is not None:
+        if self.live and self.state is not None:
             return 0.0
         return now - self.confirmed_at if self.confirmed_at is not None else None
 
@@ -327,7 +399,7 @@ class WatcherCore:
     def status(self, now: float, running: bool) -> WatcherStatus:
         if not running:
             return WatcherStatus.STOPPED
-        if self.subscribed:
+        if self.live:
             return WatcherStatus.SUBSCRIBED
         return WatcherStatus.STALE if self.stale(now) else WatcherStatus.POLLING
 

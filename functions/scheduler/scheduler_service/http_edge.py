@@ -112,7 +112,7 @@ def _conditional_read(headers: dict[str, str], render: Callable[[int, store.Entr
     if preconditions.unsatisfiable:
         return _no_version_named()
     state = store.read_state()
-    outcome = validators.read_outcome(preconditions, state.tag, validators.iso_time(state.updated_at))
+    outcome = validators.read_outcome(preconditions, state.tag, validators.validator_time(state.updated_at))
     if outcome == 304:
         return {"statusCode": 304, "headers": _version_headers(state), "body": ""}
     if outcome == 412:
@@ -245,7 +245,7 @@ def text_response(status: int, text: str, extra_headers: dict[str, str] | None =
 def _version_headers(state: store.Entry) -> dict[str, str]:
     # no-cache: nodes may keep a copy but must revalidate it (If-None-Match) before trusting it.
     headers = {"ETag": state.etag, "Cache-Control": "no-cache"}
-    last_modified = validators.last_modified(validators.iso_time(state.updated_at), store.clock())
+    last_modified = validators.last_modified(validators.validator_time(state.updated_at), store.clock())
     if last_modified is not None:
         headers["Last-Modified"] = validators.format_http_date(last_modified)
     elif state.updated_at:  # an entry written by hand; the ETag still identifies the representation

@@ -100,8 +100,11 @@ def parse_reason(value: str | None, *, header: bool) -> str:
 
 
 def _decoded_header(value: str, name: str) -> str:
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise InvalidSchedulerUpdate(f"{name} holds a control character: one line of text, without tabs or newlines.")
+    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        raise InvalidSchedulerUpdate(
+            f"{name} holds a control character, U+{ord(control):04X}: one line of text, without tabs or newlines."
+        )
     # unquote would pass a stray % or raw non-ASCII through; both would make one text readable two ways.
     if not value.isascii() or _STRAY_PERCENT.search(value):
         raise InvalidSchedulerUpdate(

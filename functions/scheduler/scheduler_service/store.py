@@ -300,9 +300,15 @@ def _precondition_expression(preconditions: validators.Preconditions, values: di
     if preconditions.match is not None:
         condition += " AND " + _any_tag(":match", preconditions.match, values)
     elif preconditions.unmodified_since is not None:
-        # ISO 8601 times of one format compare as strings; the write must be strictly older than the date.
+        # Times in this service's one form compare as strings; the write must be strictly older than the date. A
+        # time in another form (written by hand) is unknown, and never blocks a write: validators.validator_time.
         values[":unmodified_since"] = {"S": _iso(preconditions.unmodified_since)}
-        condition += " AND (attribute_not_exists(updated_at) OR updated_at < :unmodified_since)"
+        values[":time_length"] = {"N": str(validators.CANONICAL_TIME_LENGTH)}
+        values[":utc"] = {"S": validators.UTC_SUFFIX}
+        condition += (
+            " AND (attribute_not_exists(updated_at) OR size(updated_at) <> :time_length"
+            " OR NOT contains(updated_at, :utc) OR updated_at < :unmodified_since)"
+        )
     if preconditions.none_match_any:
         condition += " AND attribute_not_exists(pk)"  # the entry exists (or this is a 500): always 412
     elif preconditions.none_match:

@@ -6,14 +6,21 @@ a time and in order, and only inserts and modifications. A record whose image ho
 entry broken by hand) is logged and skipped: publishing it again would not make it readable, and the last good
 message stays retained. A failed publish raises, so the mapping retries the record (a bounded number of times,
 then the failure destination, which alarms).
+
+A change that goes back in time (its old image's state supersedes its new one's: a hand repair or a restore
+written over the live item, byte for byte) would publish an older state that nodes holding the newer one ignore,
+and the repair would then find the topic "current". So the entry is healed at once instead: given a new
+incarnation (docs/protocol.md, Convergence), in a write conditional on it being still what the record says, and
+that state is published; a write that came in meanwhile is published by its own record.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from scheduler_service import push_topic, store
-from scheduler_service.observability import logger
+from scheduler_contract.tags import supersedes
+from scheduler_service import errors, push_topic, store
+from scheduler_service.observability import logger, record_heal
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
@@ -21,10 +28,38 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     published = 0
     for record in event.get("Records") or []:
         entry = entry_of(record)
-        if entry is not None:
-            push_topic.publish(entry)
-            published += 1
+        if entry is None:
+            continue
+        before = old_entry_of(record)
+        if before is not None and supersedes(before.tag, entry.tag):
+            entry = _healed(entry, before)
+            if entry is None:
+                continue
+        push_topic.publish(entry)
+        published += 1
     return {"published": published}
+
+
+def _healed(entry: store.Entry, before: store.Entry) -> store.Entry | None:
+    """The entry went back in time: a new incarnation for it; None when another write came in meanwhile."""
+    try:
+        healed = store.reincarnate(entry, after=before.tag)
+    except (errors.SchedulerPreconditionFailed, errors.SchedulerEntryMissing):
+        logger.warning("The entry changed after a change that went back in time: its own record is published")
+        return None
+    record_heal(entry, healed, before.tag)
+    return healed
+
+
+def old_entry_of(record: dict[str, Any]) -> store.Entry | None:
+    """The entry a modification's old image held; None when there is none or it cannot be read."""
+    image = (record.get("dynamodb") or {}).get("OldImage")
+    if record.get("eventName") != "MODIFY" or not isinstance(image, dict):
+        return None
+    try:
+        return store.entry_from_item(image)
+    except store.CorruptSchedulerEntry:
+        return None
 
 
 def entry_of(record: dict[str, Any]) -> store.Entry | None:

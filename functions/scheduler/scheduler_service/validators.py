@@ -24,6 +24,9 @@ from scheduler_contract.tags import Tag, parse_opaque
 
 # A real client names one tag; each named tag is three comparisons in the write's condition (4 KB at most).
 MAX_TAGS = 16
+MAX_TIME_LENGTH = 64  # a stored time or a header date longer than this is no time
+CANONICAL_TIME_LENGTH = len("2026-12-01T08:00:00.000+00:00")
+UTC_SUFFIX = "+00:00"
 
 
 def entity_tags(header: str) -> list[tuple[bool, Tag | None]]:
@@ -125,19 +128,33 @@ def last_modified(updated_at: datetime | None, now: datetime) -> datetime | None
     if updated_at is None:
         return None
     second = updated_at.replace(microsecond=0)
-    after = second + timedelta(seconds=1)
+    try:
+        after = second + timedelta(seconds=1)
+    except OverflowError:  # a time written by hand at the calendar's last second: no later one exists
+        return second
     return after if after <= now else second
 
 
 def iso_time(text: str | None) -> datetime | None:
-    """An aware time from an ISO 8601 ``updated_at``; None when absent, malformed or without a zone."""
-    if not text:
+    """An aware UTC time from an ISO 8601 ``updated_at`` (any zone, as a hand repair may write it); None when
+    absent, malformed, without a zone, or outside the calendar once in UTC."""
+    if not text or len(text) > MAX_TIME_LENGTH:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo is not None else None
+
+
+def validator_time(text: str | None) -> datetime | None:
+    """The stored time as a date validator compares it: only in the form this service writes (``store``:
+    UTC to the millisecond, 29 characters, ``+00:00``), which also compares as text inside the write's
+    condition (``store._precondition_expression``), so GET and PATCH judge the same instants. A time in any
+    other form (written by hand) is unknown: it never answers 304, and never blocks a write."""
+    if not text or len(text) != CANONICAL_TIME_LENGTH or UTC_SUFFIX not in text:
+        return None
+    return iso_time(text)
 
 
 def format_http_date(moment: datetime) -> str:
@@ -146,11 +163,15 @@ def format_http_date(moment: datetime) -> str:
 
 
 def http_date_of(value: str | None) -> datetime | None:
-    """An HTTP date header as an aware time; None when absent, not a date, or one no calendar holds."""
-    if value is None:
+    """An HTTP date header as an aware UTC time; None (ignored, as RFC 9110 section 13.1.3 says) when absent,
+    longer than any date, not in GMT (an HTTP-date always is: "-2359" is no HTTP-date), or one no calendar
+    holds."""
+    if value is None or len(value) > MAX_TIME_LENGTH:
         return None
     try:
         moment = parsedate_to_datetime(value.strip())
+        if moment.tzinfo is None or moment.utcoffset() != timedelta(0):
+            return None
+        return moment.astimezone(UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return moment if moment.tzinfo is not None else None

@@ -1,14 +1,16 @@
 // The operators' page of `scheduler console`: reads /api/state every few seconds, flips with /api/switch.
-// The secret comes in the URL's fragment (never sent to a server); it goes on every API call as a header.
+// The secret comes in the URL's fragment (never sent to a server), or inside the page that /login answers to the
+// launcher file; it goes on every API call as a header, and never stays in the address bar or the history.
 "use strict";
 
 const REFRESH_MS = 2000;
 const SECRET_KEY = "scheduler-console-secret";
 const fragment = new URLSearchParams(location.hash.slice(1));
-const secret = fragment.get("secret") || sessionStorage.getItem(SECRET_KEY) || "";
-if (fragment.get("secret")) {
+const given = document.querySelector('meta[name="console-secret"]');
+const secret = fragment.get("secret") || (given && given.content) || sessionStorage.getItem(SECRET_KEY) || "";
+if (fragment.get("secret") || given) {
   sessionStorage.setItem(SECRET_KEY, secret);
-  history.replaceState(null, "", location.pathname); // the secret leaves the address bar
+  history.replaceState(null, "", "/"); // the secret leaves the address bar; /login is not reloaded
 }
 
 let shown = null; // the status the page shows: its ETag is what a change is conditional on
