@@ -28,6 +28,7 @@ def state(version: int, is_paused: bool, incarnation: str = INCARNATION) -> Sche
 def core(*, push: bool = True, at: float = 1.0, **options: object) -> WatcherCore:
     settings: dict[str, object] = {
         "push": push,
+        "topic": "scheduler-control/prod/pause",
         "interval": 10.0,
         "jitter": 0.1,
         "fail_closed": False,
@@ -36,6 +37,7 @@ def core(*, push: bool = True, at: float = 1.0, **options: object) -> WatcherCor
         "fleet_size": 1000,
         "reconnect_cap": 60.0,
         "push_timeout": 10.0,
+        "verify_interval": 3600.0,
         **options,
     }
     return WatcherCore(Options.checked(**settings), MidRandom(at))  # type: ignore[arg-type]
@@ -275,6 +277,7 @@ def test_it_wakes_for_the_nearest_thing_due() -> None:
 def test_options_are_checked_and_the_derived_ones_computed() -> None:
     options = Options.checked(
         push=True,
+        topic="scheduler-control/prod/pause",
         interval=90.0,
         jitter=0.2,
         fail_closed=False,
@@ -283,6 +286,7 @@ def test_options_are_checked_and_the_derived_ones_computed() -> None:
         fleet_size=100_000,
         reconnect_cap=60.0,
         push_timeout=10.0,
+        verify_interval=3600.0,
     )
 
     assert options.max_backoff == 90.0  # never below the interval
@@ -292,5 +296,173 @@ def test_options_are_checked_and_the_derived_ones_computed() -> None:
         core(jitter=1.0)
     with pytest.raises(ValueError, match="positive"):
         core(interval=0.0)
-    with pytest.raises(ValueError, match="fleet_size"):
+    with pytest.raises(ValueError, match="fleet_size must be at least 1, reconnect_cap at least 1 s, push_timeout"):
         core(fleet_size=0)
+    with pytest.raises(ValueError, match="reconnect_cap"):
+        core(reconnect_cap=0.5)  # however long push_timeout is
+    with pytest.raises(ValueError, match="push_timeout positive"):
+        core(push_timeout=0.0)
+    with pytest.raises(ValueError, match="verify_interval is seconds between verification polls, or 0 for none"):
+        core(verify_interval=-1.0)
+
+
+def test_the_smallest_options_allowed_are_allowed() -> None:
+    smallest = core(fleet_size=1, reconnect_cap=1.0, push_timeout=0.5, verify_interval=0.0)
+
+    assert (smallest.options.reconnect_spread, smallest.options.reconnect_cap) == (1.0, 1.0)
+
+
+# --- what the mutation run found unguarded (make mutate, 2026-12-03) -------------------------------------------
+
+
+def test_a_restart_after_stop_connects_again_and_is_not_live_until_a_message() -> None:
+    watcher = subscribed_with(state(3, False))
+    watcher.stopped()
+    watcher.begin(10.0)
+
+    assert watcher.push_due(10.0).connect is True
+    assert watcher.status(10.0, running=True) is not WatcherStatus.SUBSCRIBED
+    watcher.connecting(10.0)
+    watcher.opened(10.0)
+    assert watcher.push_subscribed(10.5) is True  # its SUBACK counts: the old connection's is gone
+
+
+def test_the_subscription_deadline_runs_from_the_suback() -> None:
+    watcher = core(push_timeout=10.0)
+    watcher.begin(0.0)
+    watcher.connecting(0.0)
+    watcher.opened(0.0)
+    watcher.push_subscribed(8.0)
+
+    assert watcher.push_due(12.0).give_up is False
+    assert watcher.push_due(18.0).give_up is True
+    assert str(watcher.give_up_error()) == "subscribed, but no message arrived within 10 s"
+
+
+def test_a_failed_connection_leaves_nothing_subscribed_for_the_next_one() -> None:
+    watcher = core(push_timeout=10.0)
+    watcher.begin(0.0)
+    watcher.connecting(0.0)
+    watcher.opened(0.0)
+    watcher.push_subscribed(1.0)
+    watcher.push_failed(11.0, watcher.give_up_error())
+    watcher.connecting(20.0)
+    watcher.opened(20.0)
+
+    assert str(watcher.give_up_error()) == "no subscription within 10 s"
+    assert watcher.push_subscribed(21.0) is True
+
+
+def test_errors_are_kept_until_push_is_live_again() -> None:
+    watcher = core()
+    watcher.begin(0.0)
+    lost = ConnectionError("broker gone")
+    watcher.push_failed(0.0, OSError("refused"))
+    watcher.opened(5.0)
+    watcher.push_message(5.0, state(3, False), b"")
+    assert watcher.last_error is None
+
+    watcher.push_lost(10.0, lost)
+
+    assert watcher.last_error is lost
+
+
+def test_only_a_connection_that_had_subscribed_says_no_message_came_and_every_failure_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watcher = core()
+    watcher.begin(0.0)
+
+    with caplog.at_level(logging.WARNING, logger="scheduler_client.watcher"):
+        watcher.push_failed(0.0, ConnectionRefusedError("refused"))
+
+    assert "no message arrived" not in caplog.text
+    assert "Push unavailable (refused); polling, retrying push in" in caplog.text
+
+
+def test_connections_lost_before_any_message_keep_backing_off() -> None:
+    watcher = core(at=1.0)
+    watcher.begin(0.0)
+
+    delays = []
+    for attempt in range(3):
+        watcher.opened(float(attempt * 100))
+        delays.append(watcher.push_lost(float(attempt * 100), ConnectionError("dropped")))
+
+    assert delays == [1.0, 2.0, 4.0]  # never live: no reset, no fleet spread
+
+
+def test_without_a_value_a_lost_push_polls_within_the_first_second() -> None:
+    watcher = core(at=1.0, interval=10.0)
+    watcher.begin(0.0)
+
+    watcher.push_failed(0.0, OSError("refused"))
+
+    assert watcher.next_poll_at == 1.0
+
+
+def test_a_poll_answer_after_a_push_message_is_ordered_and_counts_as_from_the_poll() -> None:
+    watcher = subscribed_with(state(5, True), now=5.0)
+    watcher.poll_started(5.0)  # sent at the very moment the message came: the message counts as after it
+
+    watcher.poll_answered(6.0, state(4, False))
+    assert watcher.state == state(5, True)  # older, and push spoke since: ignored
+    watcher.poll_started(5.0)
+    watcher.poll_answered(6.0, state(6, False))
+    assert (watcher.state, watcher.source) == (state(6, False), "poll")
+    assert watcher.take_divergence() is None
+
+
+def test_a_polling_node_follows_the_api_without_calling_it_a_divergence() -> None:
+    watcher = core(push=False)
+    watcher.begin(0.0)
+    watcher.poll_started(1.0)
+    watcher.poll_answered(1.0, state(9, False))
+    watcher.poll_started(2.0)
+    watcher.poll_answered(2.0, state(8, True))  # a restore: the API wins
+
+    assert watcher.state == state(8, True)
+    assert watcher.take_divergence() is None
+    assert watcher.last_error is None
+
+
+def test_a_divergence_is_kept_as_the_error_and_told_once() -> None:
+    watcher = subscribed_with(state(5, False), now=0.0)
+    watcher.poll_started(10.0)
+    watcher.poll_answered(11.0, state(6, True))
+
+    divergence = watcher.take_divergence()
+    assert divergence is not None
+    assert watcher.last_error is divergence
+    assert str(divergence) == f'push gave "5.r.{INCARNATION}", the API answers "6.p.{INCARNATION}"'
+    assert watcher.take_divergence() is None
+
+
+def test_a_short_verify_interval_is_honoured_and_woken_for() -> None:
+    watcher = core(verify_interval=0.5, at=0.5, push_timeout=10.0)
+    watcher.begin(0.0)
+    watcher.connecting(0.0)
+    watcher.opened(0.0)
+    watcher.push_message(0.0, state(3, False), b"")
+
+    assert watcher.next_verify_at == pytest.approx(0.5)
+    assert watcher.next_wake(0.0) == pytest.approx(0.5)
+    assert watcher.poll_due(0.5) is True
+
+
+def test_a_live_node_with_nothing_due_wakes_within_a_minute() -> None:
+    watcher = core(verify_interval=0.0)
+    watcher.begin(0.0)
+    watcher.connecting(0.0)
+    watcher.opened(0.0)
+    watcher.push_message(0.0, state(3, False), b"")
+
+    assert watcher.next_wake(0.0) == 60.0
+
+
+def test_the_next_poll_is_capped_to_what_fail_closed_allows_even_under_a_second() -> None:
+    watcher = core(push=False, fail_closed=True, max_staleness=60.0)
+    watcher.poll_answered(0.0, state(3, False))
+
+    assert watcher.schedule_poll(59.0, 10.0, request_timeout=0.5) == pytest.approx(0.5)
+    assert watcher.schedule_poll(59.6, 10.0, request_timeout=0.5) == 10.0  # too late to answer in time anyway

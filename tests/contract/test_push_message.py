@@ -129,3 +129,30 @@ def test_poison_and_inconsistent_messages_say_nothing_and_raise_nothing(bad: byt
 def test_no_payload_makes_the_reader_raise(garbage: bytes) -> None:
     message = decode_message(garbage)
     assert message is None or isinstance(message, PushMessage)
+
+
+def test_the_message_is_compact_json_in_a_fixed_order() -> None:
+    assert encode_message(PAUSED_8, WRITTEN) == (
+        b'{"is_paused":true,"etag":"\\"8.p.mk3x0a9z7q2c\\"","version":8,"updated_at":"2026-12-01T08:00:00.123+00:00"}'
+    )
+
+
+@pytest.mark.usefixtures("tokyo")
+def test_the_time_is_written_in_utc_whatever_the_publishers_zone() -> None:
+    assert json.loads(encode_message(PAUSED_8, WRITTEN))["updated_at"] == "2026-12-01T08:00:00.123+00:00"
+
+
+def test_a_message_of_exactly_the_largest_size_is_read() -> None:
+    base = payload()
+    padded = base[:-1] + b', "pad": "' + b"x" * (MAX_MESSAGE_BYTES - len(base) - 11) + b'"}'
+
+    assert len(padded) == MAX_MESSAGE_BYTES
+    assert decode_message(padded) == PushMessage(PAUSED_8, None)
+    assert decode_message(padded[:-2] + b'x"}') is None  # one byte more
+
+
+def test_a_boolean_is_no_version_even_where_it_equals_the_tags() -> None:
+    """JSON true is not the number 1, though Python compares them equal."""
+    first = json.dumps({"is_paused": True, "etag": '"1.p.mk3x0a9z7q2c"', "version": True, "updated_at": None})
+
+    assert decode_message(first.encode()) is None

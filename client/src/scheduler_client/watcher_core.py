@@ -61,7 +61,7 @@ class Options(NamedTuple):
         cls,
         *,
         push: bool,
-        topic: str = "",
+        topic: str,
         interval: float,
         jitter: float,
         fail_closed: bool,
@@ -70,7 +70,7 @@ class Options(NamedTuple):
         fleet_size: int,
         reconnect_cap: float,
         push_timeout: float,
-        verify_interval: float = 3600.0,
+        verify_interval: float,
     ) -> Options:
         if interval <= 0 or max_staleness <= 0:
             raise ValueError("interval and max_staleness must be positive")
@@ -138,17 +138,17 @@ class WatcherCore:
         self.bootstrap_poll_at: float | None = None
 
     # --- the backoff policy, in one place ------------------------------------------------------------------
-    def _draw(self, backoff: Backoff, attempt: int = 0) -> float:
+    def _draw(self, backoff: Backoff, attempt: int) -> float:
         # uniform(0, 1) is random() itself; a test's rng that places uniform() within its range places this too.
         return backoff.delay(attempt, self.rng.uniform(0.0, 1.0))
 
     def first_delay(self) -> float:
         """When the first poll comes, without push: within the first second (at most the interval), spread."""
-        return self._draw(Backoff(min(1.0, self.options.interval), min(1.0, self.options.interval)))
+        return self._draw(Backoff(min(1.0, self.options.interval), min(1.0, self.options.interval)), 0)
 
     def steady_poll_delay(self) -> float:
         """The next poll after a good answer: the interval, give or take the jitter."""
-        return self._draw(Backoff(self.options.interval, self.options.interval, self.options.jitter))
+        return self._draw(Backoff(self.options.interval, self.options.interval, self.options.jitter), 0)
 
     def failed_poll_delay(self) -> float:
         """After ``poll_failures`` failures in a row: doubling from twice the interval up to max_backoff, jittered."""
@@ -159,7 +159,7 @@ class WatcherCore:
         """Exponential from the backoff base (one second, or the fleet's spread after a drop), full jitter,
         capped; a refused connection waits one to two minutes."""
         if isinstance(error, PushRefused):
-            return REFUSED_MIN + self._draw(Backoff(REFUSED_MIN, REFUSED_MIN))
+            return REFUSED_MIN + self._draw(Backoff(REFUSED_MIN, REFUSED_MIN), 0)
         if after_drop:  # the whole fleet lost it at once: its attempts are spread, until one subscribes
             self.backoff_base = self.options.reconnect_spread
         return self._draw(Backoff(self.backoff_base, self.options.reconnect_cap), self.connect_failures - 1)
@@ -272,7 +272,7 @@ class WatcherCore:
             # No value yet: ask the API soon. With one: anywhere in the interval, so a fleet that lost push at
             # once does not poll at once.
             spread = min(1.0, self.options.interval) if self.state is None else self.options.interval
-            self.start_polling(now, self._draw(Backoff(spread, spread)))
+            self.start_polling(now, self._draw(Backoff(spread, spread), 0))
         if isinstance(error, PushRefused):
             logger.error("The push broker refused this node; polling, and retrying push in %.0f s: %s", delay, error)
         elif not after_drop:
@@ -298,7 +298,7 @@ class WatcherCore:
         if self.options.verify_interval <= 0:
             return None
         interval = self.options.verify_interval
-        return now + self._draw(Backoff(interval, interval, self.options.jitter))
+        return now + self._draw(Backoff(interval, interval, self.options.jitter), 0)
 
     # --- polling -------------------------------------------------------------------------------------------
     def start_polling(self, now: float, delay: float) -> None:
@@ -320,10 +320,10 @@ class WatcherCore:
             self.last_error = None
             self.confirmed_at = now
         if fresh is not None:
-            self._take_from_the_api(now, fresh)
+            self._take_from_the_api(fresh)
         return self.steady_poll_delay()
 
-    def _take_from_the_api(self, now: float, fresh: SchedulerState) -> None:
+    def _take_from_the_api(self, fresh: SchedulerState) -> None:
         """The API reads the entry strongly: its answer counts whatever the tags (a restored entry, a forged
         message held), unless a push message arrived after the poll was sent, which the ordering then decides.
         A live subscription that gave another state is a divergence: logged, and the connection is dropped."""
