@@ -23,16 +23,18 @@ STARTUP_SECONDS = 30
 TOPIC = "scheduler-control/local/pause"  # what template.yaml names scheduler-control/${Stage}/pause, stage local
 INSTALL_HINT = "sudo apt-get install mosquitto mosquitto-clients"
 
-# Loopback only, no authentication (nothing but the local stack's own publisher and nodes on this machine), no
-# persistence: a restart loses the retained message, as a broker outage loses nothing of IoT Core's, and the
-# repair publishes it again. The log goes to the file the stack opens for it. `user` is whoever starts it: run as
+# Loopback only, no authentication (nothing but the local stack's own publisher and nodes on this machine). The
+# retained message persists across a restart (saved on stop, and every few seconds), as IoT Core keeps it through
+# its own outages: nodes that reconnect get it at once. The log goes to the file the stack opens for it. `user` is whoever starts it: run as
 # root, mosquitto would switch to its own user, and a process that changes its user loses the signal that makes
 # it die with its parent (the local stack's guarantee that nothing outlives it, even after a SIGKILL).
 _CONFIG = """\
 user {user}
 per_listener_settings false
 allow_anonymous true
-persistence false
+persistence true
+persistence_location {data_dir}/
+autosave_interval 5
 log_dest stderr
 log_type error
 log_type warning
@@ -58,8 +60,8 @@ def broker_command() -> Path:
 
 class LocalBroker:
     """A mosquitto process listening on 127.0.0.1:``port`` for MQTT and 127.0.0.1:``ws_port`` for MQTT over
-    WebSocket (free ones by default). A context manager: stopped however the block ends. ``stop()`` then
-    ``start()`` restarts it on the same ports."""
+    WebSocket (free ones by default), its retained messages kept in ``data_dir``. A context manager: stopped
+    however the block ends. ``stop()`` then ``start()`` restarts it on the same ports, the retained message kept."""
 
     def __init__(self, data_dir: Path, port: int | None = None, ws_port: int | None = None) -> None:
         self.data_dir = data_dir
@@ -78,7 +80,7 @@ class LocalBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "mosquitto.conf"
         user = pwd.getpwuid(os.getuid()).pw_name
-        config.write_text(_CONFIG.format(user=user, port=self.port, ws_port=self.ws_port))
+        config.write_text(_CONFIG.format(user=user, data_dir=self.data_dir, port=self.port, ws_port=self.ws_port))
         self._log = (self.data_dir / "broker.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603  # nosec B603 - our own broker, fixed arguments
             [str(broker_command()), "-c", str(config)],

@@ -8,7 +8,8 @@ would have), and measures, all in this one run:
   of it is the way to the broker (the answer to the first delivery, to a probe subscribed before the fleet) and
   the fan-out (that delivery to the last watcher's on_change);
 - HTTP requests the fleet makes during a steady minute (push up: there should be none);
-- a broker restart (SIGKILL, down DOWN seconds, then a new broker on the same port): the HTTP requests while push
+- a broker restart (SIGKILL, down DOWN seconds, then the broker again on the same port and folder, its retained
+  message kept): the HTTP requests while push
   is down (the fallback polls), the time from the broker's return until every watcher is subscribed again, and
   the largest burst of connection attempts in any 100 ms;
 - memory (RSS) and threads per watcher: the process's before the fleet and with it.
@@ -193,7 +194,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> list[str]:  # noqa: PLR0915
         os.kill(broker_pid, signal.SIGKILL)
         wait_for(fleet, lambda: fleet.subscribed == 0, 60)
         time.sleep(args.down)  # the outage's length is the experiment's parameter
-        with LocalBroker(data_dir / "broker-again", port=mqtt_port):
+        # The same broker's folder: its retained message comes back with it, as IoT Core keeps it through an
+        # outage of its own, so reconnecting nodes get it at once.
+        with LocalBroker(data_dir / "dynamodb" / "broker", port=mqtt_port):
             back = time.monotonic()
             all_back = wait_for(fleet, lambda: fleet.subscribed == args.fleet, 300)
             recovered = time.monotonic() - back

@@ -155,3 +155,17 @@ def test_the_watcher_follows_the_switch_over_the_local_websocket(broker: LocalBr
         assert watcher.is_paused() is False
     finally:
         watcher.stop()
+
+
+def test_the_retained_message_survives_a_restart_of_the_broker(broker: LocalBroker) -> None:
+    """As IoT Core keeps it through its own outages: nodes that reconnect get it at once."""
+    broker.stop()
+    broker.start()
+
+    subscriber = MosquittoSub(broker, "mqttv5", TOPIC)
+    try:
+        subscriber.wait_for_suback()
+        paho.mqtt.publish.single(TOPIC, MARKER, qos=1, hostname="127.0.0.1", port=broker.port)
+        assert subscriber.rest() == [RETAINED.decode(), MARKER.decode()]
+    finally:
+        subscriber.process.kill()
