@@ -25,9 +25,10 @@ INSTALL_HINT = "sudo apt-get install mosquitto mosquitto-clients"
 
 # Loopback only, no authentication (nothing but the local stack's own publisher and nodes on this machine). The
 # retained message persists across a restart (saved on stop, and every few seconds), as IoT Core keeps it through
-# its own outages: nodes that reconnect get it at once. The log goes to the file the stack opens for it. `user` is whoever starts it: run as
-# root, mosquitto would switch to its own user, and a process that changes its user loses the signal that makes
-# it die with its parent (the local stack's guarantee that nothing outlives it, even after a SIGKILL).
+# its own outages: nodes that reconnect get it at once. The log goes to the file the stack opens for it. `user`
+# is whoever starts it: run as root, mosquitto would switch to its own user, and a process that changes its user
+# loses the signal that makes it die with its parent (the local stack's promise that nothing outlives it, even
+# after a SIGKILL).
 _CONFIG = """\
 user {user}
 per_listener_settings false
