@@ -217,9 +217,10 @@ class AlreadyWritten(Exception):  # an outcome, not a failure: the write had lan
         self.write = write
 
 
-def _update(expression: str, condition: str, values: dict[str, Any], write: WriteRequest) -> Entry:
+def _update(expression: str, condition: str, values: dict[str, Any], write: WriteRequest | None) -> Entry:
     """One conditional UpdateItem; the new item on success. A failed condition is told apart from what
-    DynamoDB returns with it: no item (SchedulerEntryMissing), this write among its recent ones (AlreadyWritten),
+    DynamoDB returns with it: no item (SchedulerEntryMissing), this write among its recent ones (AlreadyWritten;
+    never for a write with no token, such as a heal),
     or another item (SchedulerPreconditionFailed)."""
     client = dynamodb_client()
     try:
@@ -238,7 +239,7 @@ def _update(expression: str, condition: str, values: dict[str, Any], write: Writ
         if item is None:
             raise SchedulerEntryMissing from error
         current = entry_from_item(item)
-        done = current.recent_write(write.token)
+        done = current.recent_write(write.token) if write is not None else None
         if done is not None:
             # Our own write, retried after its answer was lost (botocore, Step Functions, an HTTP client).
             raise AlreadyWritten(current, done) from None
@@ -389,24 +390,7 @@ def reincarnate(entry: Entry, *, after: Tag | None = None) -> Entry:
     )
     values: dict[str, Any] = {":incarnation": {"S": new_incarnation(not_before)}}
     condition = "attribute_exists(pk) AND " + _any_tag(":held", (entry.tag,), values)
-    client = dynamodb_client()
-    try:
-        response = client.update_item(
-            TableName=table_name(),
-            Key=SCHEDULER_KEY,
-            UpdateExpression="SET incarnation = :incarnation",
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except client.exceptions.ConditionalCheckFailedException as error:
-        item: Any = error.response.get("Item")
-        if item is None:
-            raise SchedulerEntryMissing from error
-        raise SchedulerPreconditionFailed(entry_from_item(item)) from error
-    return entry_from_item(response["Attributes"])
+    return _update("SET incarnation = :incarnation", condition, values, None)
 
 
 def new_incarnation(now: datetime) -> str:
