@@ -147,8 +147,17 @@ def own_stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 @pytest.fixture
 def fresh_entry(local_stack: LocalStack) -> dict[str, Any]:
-    """Put the entry back as a deploy creates it (not paused, version 1) before a test."""
+    """Put the entry back as a deploy creates it (not paused, version 1) before a test. Written over the live
+    item, this older state would be a change that goes back in time, which the publisher and the repair heal
+    (a new incarnation); so the item is removed and the retained message cleared first, and the entry comes as a
+    new one, published as such."""
+    import paho.mqtt.publish
+
     client = local_stack.dynamodb()
+    client.delete_item(TableName=TABLE_NAME, Key={"pk": {"S": "scheduler"}})
+    paho.mqtt.publish.single(
+        "scheduler-control/local/pause", b"", qos=1, retain=True, hostname="127.0.0.1", port=local_stack.mqtt_port
+    )
     item = {
         "pk": {"S": "scheduler"},
         "is_paused": {"BOOL": False},
