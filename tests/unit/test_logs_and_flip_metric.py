@@ -60,3 +60,20 @@ def test_a_flip_is_logged_with_who_and_which_version_and_a_repeat_is_not(invoke:
     assert changes[0]["is_paused"] is True
     assert changes[0]["version"] == 2
     assert changes[0]["updated_by"].startswith("arn:aws:sts::")
+
+
+@pytest.mark.usefixtures("scheduler_entry", "iot_data")
+def test_the_publisher_and_the_repair_log_with_their_lambda_request_id(logs: Any, lambda_context: Any) -> None:
+    """The push path's lines name their invocation too: a record the publisher cannot read, and a repair."""
+    from scheduler_service import repair_edge, stream_edge
+
+    stream_edge.handler({"Records": [{"eventName": "MODIFY", "dynamodb": {"NewImage": {}}}]}, lambda_context)
+    repair_edge.handler({"action": "repair"}, lambda_context)  # nothing retained: it logs the republish
+
+    lines = logs()
+    assert {line["message"].split(":")[0] for line in lines} == {
+        "A change record holds no readable switch",
+        "The retained message is behind the entry",
+        "Published the retained message",
+    }
+    assert all(line["function_request_id"] == lambda_context.aws_request_id for line in lines)

@@ -5,6 +5,7 @@ the event source mapping retries it and, in the end, sends it to the failure des
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -234,3 +235,67 @@ def test_a_change_back_in_time_that_meets_a_later_write_leaves_it_to_that_writes
     assert store.read_state().tag == later.tag  # untouched: no heal over a write
     assert iot_data.retained_payload() is None
     assert healed_count(capsys.readouterr().out) == 0
+
+
+def modification(old: dict[str, Any], new: dict[str, Any], event_name: str = "MODIFY") -> dict[str, Any]:
+    """A change record as the mapping delivers it (NEW_AND_OLD_IMAGES)."""
+    return {"eventName": event_name, "dynamodb": {"OldImage": old, "NewImage": new, "SequenceNumber": "1"}}
+
+
+def test_a_change_back_from_an_entry_made_on_a_clock_ahead_heals_past_that_entrys_incarnation(
+    dynamodb: Any, iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str], logs: Any
+) -> None:
+    """The item written over was made an hour ahead of this clock: the heal's incarnation must be later than that
+    item's, which nodes hold, not merely than now; the heal's log names what the record went back from."""
+    from scheduler_client.state import supersedes
+
+    store.create_if_missing(actor="test-setup", incarnation=ENTRY_INCARNATION)
+    live = dynamodb.get_item(TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True)["Item"]
+    made_ahead = live | {"incarnation": {"S": store.new_incarnation(store.clock() + timedelta(hours=1))}}
+    held_by_nodes = store.entry_from_item(made_ahead).etag
+    capsys.readouterr()
+
+    assert deliver(modification(old=made_ahead, new=live)) == {"published": 1}
+
+    entry = store.read_state()
+    assert supersedes(entry.etag, held_by_nodes)
+    assert retained_document(iot_data)["etag"] == entry.etag
+    [heal] = [line for line in logs() if line["level"] == "ERROR"]
+    assert (heal["was"], heal["retained"], heal["healed"]) == (tag(1, False), held_by_nodes, entry.etag)
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_only_a_modification_has_a_state_it_went_back_from(dynamodb: Any, iot_data: FakeIotDataPlane) -> None:
+    """An insert carrying an old image (no stream makes one; no parser trusts its input) is published as it is."""
+    live = dynamodb.get_item(TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True)["Item"]
+    newer = live | {"version": {"N": "9"}}
+
+    assert deliver(modification(old=newer, new=live, event_name="INSERT")) == {"published": 1}
+
+    assert store.read_state().incarnation == ENTRY_INCARNATION  # not healed
+    assert retained_document(iot_data)["etag"] == tag(1, False)
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_batch_publishes_every_readable_record_in_order_and_counts_them(
+    dynamodb: Any, iot_data: FakeIotDataPlane
+) -> None:
+    """A record that publishes nothing (unreadable, or a change back that met a later write) ends only itself."""
+    store.write_pause(True, WRITER._replace(token="pause"))
+    older = dynamodb.get_item(TableName=TABLE_NAME, Key=store.SCHEDULER_KEY, ConsistentRead=True)["Item"]
+    store.write_pause(False, WRITER._replace(token="resume"))
+    dynamodb.put_item(TableName=TABLE_NAME, Item=older)
+    *_, went_back = stream_records(dynamodb)
+    later = store.write_pause(False, WRITER._replace(token="later"))
+    *_, latest = stream_records(dynamodb)
+    unreadable = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"is_paused": {"S": "yes"}}}}
+    first_two = stream_records(dynamodb)[:2]
+
+    answer = stream_edge.handler({"Records": [*first_two, unreadable, went_back, latest]}, None)
+
+    assert answer == {"published": 3}
+    assert [json.loads(payload)["etag"] for _, payload, _ in iot_data.store.published] == [
+        tag(1, False),
+        tag(2, True),
+        later.etag,
+    ]

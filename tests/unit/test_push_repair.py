@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from scheduler_contract.tags import Tag
 from scheduler_service import push_topic, repair_edge, store
 from tests.conftest import ENTRY_INCARNATION, tag
 from tests.fake_iot_data import TOPIC, FakeIotDataPlane
@@ -236,7 +238,7 @@ def test_a_forged_newer_message_is_healed_over(
     answer = repair_edge.handler({"action": "repair"}, None)
 
     entry = store.read_state()
-    assert answer["outcome"] == "healed"
+    assert answer == {"outcome": "healed", "etag": entry.etag, "was": tag(1, False), "retained": tag(99, False)}
     assert (entry.is_paused, entry.version) == (False, 1)
     assert retained_etag(iot_data) == entry.etag
     assert nodes_take(tag(99, False), entry.etag)
@@ -283,7 +285,7 @@ def test_a_heal_that_meets_a_competing_write_writes_nothing_and_leaves_the_next_
 
     answer = repair_edge.handler({"action": "repair"}, None)
 
-    assert answer["outcome"] == "changed_meanwhile"
+    assert answer == {"outcome": "changed_meanwhile", "etag": tag(1, False)}  # what it found, not what it wrote
     assert store.read_state().tag == competing[0].tag  # the competing write stands, its incarnation untouched
 
 
@@ -300,3 +302,54 @@ def test_a_heal_is_retried_safely_after_its_answer_is_lost(
 
     assert answer == {"outcome": "repaired", "etag": healed.etag}
     assert store.read_state().incarnation == healed.incarnation
+
+
+def message_made_at(moment: datetime, is_paused: bool = False) -> bytes:
+    """A message whose entry claims to have been made at ``moment`` (its incarnation's time)."""
+    etag = str(Tag(version=1, is_paused=is_paused, incarnation=store.new_incarnation(moment)))
+    return json.dumps({"is_paused": is_paused, "etag": etag, "version": 1, "updated_at": None}).encode()
+
+
+def test_a_heal_over_a_message_made_on_a_clock_running_ahead_still_supersedes_it(
+    scheduler_entry: dict[str, Any], iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A message made an hour ahead of this clock (a skewed writer, within the day the contract tolerates): the new
+    incarnation must be later than the message's, not merely than now, or the nodes holding it ignore the heal."""
+    ahead = message_made_at(store.clock() + timedelta(hours=1))
+    retain(iot_data, ahead)
+
+    assert repair_edge.handler({"action": "repair"}, None)["outcome"] == "healed"
+
+    entry = store.read_state()
+    assert nodes_take(json.loads(ahead)["etag"], entry.etag)
+    assert retained_etag(iot_data) == entry.etag
+    assert healed_metric(capsys.readouterr().out) == [1]
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_a_message_more_than_a_day_ahead_is_from_the_future_and_replaced_without_a_heal(
+    iot_data: FakeIotDataPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two days ahead is past the contract's one day of clock skew: no entry can have made it, so it is poison,
+    replaced by the entry as it is (a heal would give the entry an incarnation two days ahead too)."""
+    retain(iot_data, message_made_at(store.clock() + timedelta(days=2)))
+
+    assert repair_edge.handler({"action": "repair"}, None) == {"outcome": "repaired", "etag": tag(1, False)}
+
+    assert store.read_state().incarnation == ENTRY_INCARNATION
+    assert healed_metric(capsys.readouterr().out) == []
+
+
+def test_a_new_incarnation_is_later_than_the_entrys_own_even_when_that_is_ahead_of_the_clock(dynamodb: Any) -> None:
+    """store.reincarnate with no message to pass (its default): an entry made on a
+    clock an hour ahead still gets a later incarnation, so nodes holding it take the new one."""
+    assert store.create_if_missing(
+        actor="test-setup", incarnation=store.new_incarnation(store.clock() + timedelta(hours=1))
+    )
+    made_ahead = store.read_state()
+
+    renewed = store.reincarnate(made_ahead)
+
+    assert (renewed.is_paused, renewed.version) == (made_ahead.is_paused, made_ahead.version)
+    assert nodes_take(made_ahead.etag, renewed.etag)
+    assert store.read_state().tag == renewed.tag

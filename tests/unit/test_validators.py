@@ -11,8 +11,10 @@ import pytest
 from scheduler_contract.tags import Tag
 from scheduler_service.validators import (
     MAX_TAGS,
+    MAX_TIME_LENGTH,
     format_http_date,
     http_date_of,
+    iso_time,
     last_modified,
     parse_if_match,
     parse_preconditions,
@@ -38,6 +40,18 @@ def test_a_long_tag_list_keeps_the_newest_tags() -> None:
     assert kept == tuple(tags[-MAX_TAGS:])
 
 
+def test_the_newest_tags_are_those_of_the_latest_incarnation_whatever_their_versions() -> None:
+    """A restored entry's tags (a later incarnation, low versions) outrank the old entry's high versions."""
+    old_entry = [Tag(version=version, is_paused=True, incarnation="mk3x0a9z7q2c") for version in range(100, 116)]
+    restored = Tag(version=1, is_paused=False, incarnation="mk4000000000")
+
+    kept = parse_if_match(", ".join(str(tag) for tag in [restored, *old_entry]))
+
+    assert kept is not None
+    assert restored in kept
+    assert old_entry[0] not in kept
+
+
 @pytest.mark.parametrize(
     ("header", "hits"),
     [
@@ -46,9 +60,11 @@ def test_a_long_tag_list_keeps_the_newest_tags() -> None:
         ('"8"', False),  # an old-style tag: the full answer, never a wrong 304
         ('"8.r.mk3x0a9z7q2c"', False),
         ('"8.p.mk4000000000"', False),
+        ('x8.p.mk3x0a9z7q2c"', False),  # not an entity tag: no opening quote
+        ('"8.p.mk3x0a9z7q2cx', False),  # nor without its closing one
         ("*", True),
     ],
-    ids=["weak", "strong", "old-style", "other-value", "other-incarnation", "star"],
+    ids=["weak", "strong", "old-style", "other-value", "other-incarnation", "unopened", "unclosed", "star"],
 )
 def test_if_none_match_compares_weakly_and_exactly(header: str, hits: bool) -> None:
     assert read_outcome(parse_preconditions(if_none_match=header), PAUSED_8, None) == (304 if hits else 200)
@@ -111,3 +127,21 @@ def test_http_dates_are_english_and_gmt_whatever_the_zone() -> None:
 
     assert format_http_date(tokyo) == "Sun, 29 Nov 2026 17:00:00 GMT"
     assert http_date_of("Sun, 29 Nov 2026 17:00:00 GMT") == datetime(2026, 11, 29, 17, 0, 0, tzinfo=UTC)
+
+
+def test_a_stored_time_is_read_up_to_its_size_cap_and_not_beyond() -> None:
+    """ISO 8601 allows any number of fractional digits; the cap (64 characters) is where reading stops."""
+    at_the_cap = "2026-12-01T08:00:00." + "5" * (MAX_TIME_LENGTH - 26) + "+00:00"
+
+    assert len(at_the_cap) == MAX_TIME_LENGTH
+    assert iso_time(at_the_cap) == datetime(2026, 12, 1, 8, 0, 0, 555_555, tzinfo=UTC)
+    assert iso_time(at_the_cap.replace(".", ".5")) is None
+
+
+def test_a_header_date_is_read_up_to_its_size_cap_and_not_beyond() -> None:
+    """Whitespace around an HTTP date is allowed; the cap (64 characters) is where reading stops."""
+    date = "Sun, 29 Nov 2026 08:00:00 GMT"
+    at_the_cap = date.rjust(MAX_TIME_LENGTH)
+
+    assert http_date_of(at_the_cap) == datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    assert http_date_of(" " + at_the_cap) is None

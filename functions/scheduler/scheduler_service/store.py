@@ -395,7 +395,8 @@ def reincarnate(entry: Entry, *, after: Tag | None = None) -> Entry:
 
 def new_incarnation(now: datetime) -> str:
     """A new entry's incarnation: its creation time in milliseconds (8 base-36 digits, so a later entry's sorts
-    later, until the year 5188) and 4 random base-36 digits (two entries made in one millisecond differ)."""
+    later, until May 2059, when 36**8 ms have passed and the contract needs a ninth digit) and 4 random base-36
+    digits (two entries made in one millisecond differ)."""
     millis = int(now.timestamp() * 1000)
     noise = int.from_bytes(os.urandom(4), "big") % 36**4
     return _base36(millis, 8) + _base36(noise, 4)
