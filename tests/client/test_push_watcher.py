@@ -266,6 +266,46 @@ def test_a_poll_that_contradicts_push_wins_and_drops_the_silent_subscription(
     assert ("subscribed", "polling") in statuses
     assert isinstance(watcher.last_error, Exception)
     assert "push gave" in str(watcher.last_error)
+    assert watcher.last_divergence is not None
+    seconds_ago, divergence = watcher.last_divergence
+    assert divergence is watcher.last_error
+    assert 0 <= seconds_ago < 60
+
+
+def test_state_listeners_hear_every_new_tag_even_when_the_value_stays(clock: Clock, broker: FakeBroker) -> None:
+    """A heal gives the same value a new incarnation: on_change stays silent, a state listener hears it."""
+    heard: list[tuple[str | None, str | None]] = []
+    changes: list[tuple[bool, bool]] = []
+    broker.retained = message(7, False)
+    watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker)
+    watcher.on_change = lambda old, new: changes.append((old, new))
+    watcher.add_state_listener(lambda old, new: heard.append((old.etag if old else None, new.etag)))
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+
+    broker.publish(message(7, False))  # a duplicate: nothing new
+    broker.publish(message(1, False, incarnation="mk3x0a9z7q2d"))  # a new incarnation, the same value
+
+    assert heard == [(None, f'"7.r.{INCARNATION}"'), (f'"7.r.{INCARNATION}"', '"1.r.mk3x0a9z7q2d"')]
+    assert changes == [(True, False)]  # the first value only
+
+
+def test_a_state_listener_removed_hears_nothing_more(clock: Clock, broker: FakeBroker) -> None:
+    heard: list[object] = []
+
+    def listener(old: object, new: object) -> None:
+        heard.append(new)
+
+    broker.retained = message(7, False)
+    watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker)
+    watcher.add_state_listener(listener)
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+    watcher.remove_state_listener(listener)
+
+    broker.publish(message(8, True))
+
+    assert len(heard) == 1
 
 
 def test_client_ids_have_the_stages_prefix_and_a_part_of_their_own(clock: Clock, broker: FakeBroker) -> None:

@@ -438,6 +438,22 @@ def test_a_divergence_is_kept_as_the_error_and_told_once() -> None:
     assert watcher.last_error is divergence
     assert str(divergence) == f'push gave "5.r.{INCARNATION}", the API answers "6.p.{INCARNATION}"'
     assert watcher.take_divergence() is None
+    assert watcher.last_divergence == (11.0, divergence)  # when the answer came, kept after it is told
+
+
+def test_the_last_divergence_outlives_the_error_it_was() -> None:
+    watcher = subscribed_with(state(5, False), now=0.0)
+    watcher.poll_started(10.0)
+    watcher.poll_answered(11.0, state(6, True))
+    watcher.take_divergence()
+    watcher.push_lost(12.0, ConnectionError("dropped after the divergence"))
+    watcher.poll_started(20.0)
+
+    watcher.poll_answered(21.0, None)  # the API answers: the error is over, the divergence's record stays
+
+    assert watcher.last_error is None
+    assert watcher.last_divergence is not None
+    assert watcher.last_divergence[0] == 11.0
 
 
 def test_a_short_verify_interval_is_honoured_and_woken_for() -> None:

@@ -5,6 +5,8 @@
   scheduler pause|resume [--reason TEXT] [--if-match ETAG]
   scheduler history [--since 24h]              the changes: who, when, old -> new, why, through what
   scheduler console [--open]                   a page for operators on 127.0.0.1; its URL is the first line
+  scheduler agent [--port 2773] [--push URL]   the switch on localhost for nodes in any language: plain HTTP
+                                               and OpenFeature (OFREP), fed by push; its URL is the first line
 
 Exit codes: 0 done; 1 the service refused or failed (its text on stderr); 2 usage; 3 precondition failed
 (someone changed the switch since the ETag given: nothing written); 4 unreachable or not authorised;
@@ -21,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -128,7 +131,68 @@ def build_parser() -> argparse.ArgumentParser:
     console = commands.add_parser("console", parents=[common, changes], help="a page for operators, on 127.0.0.1")
     console.add_argument("--open", action="store_true", help="open it in the browser")
     console.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    add_agent_parser(commands, common)
     return parser
+
+
+def add_agent_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    from scheduler_client.agent import DEFAULT_BIND, DEFAULT_PORT, MAX_WAIT_SECONDS  # noqa: PLC0415
+    from scheduler_client.ofrep import DEFAULT_FLAG_KEY  # noqa: PLC0415
+
+    agent = commands.add_parser(
+        "agent",
+        parents=[common],
+        help="serve the switch on localhost to nodes in any language (HTTP, OpenFeature)",
+        description=(
+            "Follow the switch (push first, polling as the fallback, the last value kept through outages) and "
+            "answer local readers from memory: GET /scheduler/ as the API answers it (ETag, If-None-Match, "
+            f"Prefer: wait=N up to {MAX_WAIT_SECONDS} s), OpenFeature's OFREP at /ofrep/v1/evaluate/flags, "
+            "health at /healthz and /livez. Read-only. The first line on stdout is its URL. SIGTERM or Ctrl-C "
+            "stops it. docs/agent.md has the details."
+        ),
+    )
+    agent.add_argument(
+        "--push",
+        metavar="URL",
+        help=f"subscribe here (or ${PUSH_VARIABLE}; with --stack, its PushUrl output); poll only if it is down",
+    )
+    agent.add_argument("--no-push", action="store_true", help="poll only, even where push is available")
+    agent.add_argument(
+        "--port", type=port_number, default=DEFAULT_PORT, help=f"the port (default {DEFAULT_PORT}; 0: any free one)"
+    )
+    agent.add_argument(
+        "--bind",
+        metavar="ADDRESS",
+        default=DEFAULT_BIND,
+        help=f"the IP address to serve on (default {DEFAULT_BIND}; any other is reachable from other hosts)",
+    )
+    agent.add_argument(
+        "--flag-key", default=DEFAULT_FLAG_KEY, help=f"the OFREP flag's key (default {DEFAULT_FLAG_KEY})"
+    )
+    agent.add_argument(
+        "--interval", type=positive_seconds, default=10.0, help="seconds between polls while push is down (default 10)"
+    )
+    agent.add_argument(
+        "--verify-interval",
+        type=seconds_or_zero,
+        default=3600.0,
+        help="seconds between verification polls while subscribed (default 3600; 0: none)",
+    )
+    agent.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="logs on stderr: text, or one JSON object a line"
+    )
+
+
+def port_number(text: str) -> int:
+    """A TCP port, or 0 for any free one."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
+def seconds_or_zero(text: str) -> float:
+    """A number of seconds, or 0 for never."""
+    return 0.0 if text.strip() in ("0", "0.0") else positive_seconds(text)
 
 
 # What an option not given means. The shared options are parsed with SUPPRESS, so that one given before the
@@ -438,6 +502,67 @@ def console_command(client: SchedulerClient, arguments: argparse.Namespace) -> i
     return OK
 
 
+def agent_command(client: SchedulerClient, arguments: argparse.Namespace) -> int:
+    """Serve the switch on localhost until SIGTERM or Ctrl-C; its URL is the first line on stdout."""
+    from scheduler_client.agent import Agent  # noqa: PLC0415 - its HTTP server only for this command
+
+    configure_agent_logs(arguments.log_format)
+    try:
+        push = push_url(arguments)
+        watcher = PauseWatcher(client, push, interval=arguments.interval, verify_interval=arguments.verify_interval)
+    except PushUrlInvalid as error:
+        raise UsageError(str(error)) from None
+    try:
+        served = Agent(watcher, bind=arguments.bind, port=arguments.port, flag_key=arguments.flag_key)
+    except ValueError:
+        raise UsageError(f"--bind takes an IP address (127.0.0.1, ::1, 0.0.0.0), not {arguments.bind!r}") from None
+    except OSError as error:
+        raise UsageError(f"cannot serve on {arguments.bind} port {arguments.port}: {error.strerror or error}; "
+                         "give another --port, or --port 0 for any free one") from None  # fmt: skip
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _signal, _frame: stop.set())  # before the URL says it is up
+    with served:
+        if not served.loopback:
+            logging.getLogger("scheduler_client.agent").warning(
+                "Serving on %s: reachable from other hosts, with no authentication (it is read-only)", arguments.bind
+            )
+        logging.getLogger("scheduler_client.agent").info(
+            "Serving %s: push %s, the API %s", served.url, push or "off (polling only)", client.url
+        )
+        print(served.url, flush=True)
+        watcher.start()
+        try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops, as SIGTERM is
+                while not stop.wait(0.5):
+                    pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            watcher.stop(timeout=0.5)
+    return OK
+
+
+class JsonLines(logging.Formatter):
+    """A log record as one JSON object a line: time (UTC), level, logger, message, and the error if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+def configure_agent_logs(log_format: str) -> None:
+    """The agent's logs on stderr, from INFO: its start, push connecting and dropping, errors."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter("scheduler agent: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
 @dataclass
 class Check:
     name: str
@@ -536,6 +661,7 @@ COMMANDS: dict[str, Callable[[SchedulerClient, argparse.Namespace], int]] = {
     "check": check,
     "history": history_command,
     "console": console_command,
+    "agent": agent_command,
 }
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
         assert worker.run_due_jobs() != []
 
 It answers like a ``PauseWatcher`` (``is_paused``, ``age``, ``source``, ``status``, ``state``, ``ready``,
-``start``, ``stop``, ``postfork``, status listeners, ``on_change``), so a node's code can take either.
+``start``, ``stop``, ``postfork``, status and state listeners, ``on_change``), so a node's code can take either.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from scheduler_client.state import SchedulerState
-from scheduler_client.watcher import OnChange, OnStatus, Source, WatcherStatus
+from scheduler_client.watcher import OnChange, OnState, OnStatus, PushDiverged, Source, WatcherStatus
 
 
 class FakePauseWatcher:
@@ -34,6 +34,7 @@ class FakePauseWatcher:
         self.on_change = on_change
         self._source: Source = source
         self._listeners: list[OnStatus] = []
+        self._state_listeners: list[OnState] = []
         self._status = WatcherStatus.STOPPED
         self._state: SchedulerState | None = None
         self._version = 0
@@ -88,6 +89,10 @@ class FakePauseWatcher:
     def last_error(self) -> Exception | None:
         return None
 
+    @property
+    def last_divergence(self) -> tuple[float, PushDiverged] | None:
+        return None
+
     def wait_ready(self, timeout: float) -> bool:
         return self.ready
 
@@ -96,6 +101,12 @@ class FakePauseWatcher:
 
     def remove_status_listener(self, listener: OnStatus) -> None:
         self._listeners.remove(listener)
+
+    def add_state_listener(self, listener: OnState) -> None:
+        self._state_listeners.append(listener)
+
+    def remove_state_listener(self, listener: OnState) -> None:
+        self._state_listeners.remove(listener)
 
     def start(self, wait: float | None = None) -> FakePauseWatcher:
         self.started += 1
@@ -118,4 +129,6 @@ class FakePauseWatcher:
 
     def _set(self, paused: bool) -> None:
         self._version += 1
-        self._state = SchedulerState(paused, f'"{self._version}.{"p" if paused else "r"}.fake"', None)
+        old, self._state = self._state, SchedulerState(paused, f'"{self._version}.{"p" if paused else "r"}.fake"', None)
+        for listener in list(self._state_listeners):
+            listener(old, self._state)

@@ -57,17 +57,29 @@ from scheduler_client.watcher_core import (
     CONNECTS_PER_SECOND,
     LONGEST_WAIT,
     Options,
+    PushDiverged,
     Source,
     WatcherCore,
     WatcherStatus,
 )
 
-__all__ = ["CONNECTS_PER_SECOND", "PauseWatcher", "Source", "Watcher", "WatcherStatus"]
+__all__ = [
+    "CONNECTS_PER_SECOND",
+    "OnChange",
+    "OnState",
+    "OnStatus",
+    "PauseWatcher",
+    "PushDiverged",
+    "Source",
+    "Watcher",
+    "WatcherStatus",
+]
 
 logger = logging.getLogger("scheduler_client.watcher")
 
 OnChange = Callable[[bool, bool], None]
 OnStatus = Callable[[WatcherStatus, WatcherStatus], None]
+OnState = Callable[[SchedulerState | None, SchedulerState], None]
 ConnectionFactory = Callable[[PushUrl, str, PushEvents], Any]
 
 
@@ -135,6 +147,8 @@ class PauseWatcher:
         self._core = WatcherCore(options, rng or random.Random())  # noqa: S311  # nosec B311
         self._connect = connect or self._default_connection
         self._listeners: list[OnStatus] = []
+        self._state_listeners: list[OnState] = []
+        self._reported_state: SchedulerState | None = None
         self._reset_runtime()
         self._reported_paused = True  # what is_paused() answers before the first value
         self._reported_status = WatcherStatus.STOPPED
@@ -242,6 +256,21 @@ class PauseWatcher:
 
     def remove_status_listener(self, listener: OnStatus) -> None:
         self._listeners.remove(listener)
+
+    def add_state_listener(self, listener: OnState) -> None:
+        """``listener(old, new)`` is called from the watcher's thread for every new state known (a new ETag, so
+        also a new version or incarnation with the same value, which ``on_change`` does not see)."""
+        self._state_listeners.append(listener)
+
+    def remove_state_listener(self, listener: OnState) -> None:
+        self._state_listeners.remove(listener)
+
+    @property
+    def last_divergence(self) -> tuple[float, PushDiverged] | None:
+        """The latest time push and the API disagreed: seconds ago, and what each said; kept once resolved."""
+        with self._lock:
+            found = self._core.last_divergence
+            return None if found is None else (max(0.0, self._clock() - found[0]), found[1])
 
     # --- its life ---------------------------------------------------------------------------------------
     def start(self, wait: float | None = None, *, background: bool = True) -> PauseWatcher:
@@ -487,8 +516,13 @@ class PauseWatcher:
             paused, status = self._core.answer(now), self._core.status(now, self._running)
             old_paused, self._reported_paused = self._reported_paused, paused
             old_status, self._reported_status = self._reported_status, status
+            state, old_state = self._core.state, self._reported_state
+            self._reported_state = state
             if self._core.state is not None:
                 self._ready.set()
+        if state is not None and state != old_state:
+            for state_listener in list(self._state_listeners):
+                _call(state_listener, old_state, state)
         if status != old_status:
             for listener in list(self._listeners):
                 _call(listener, old_status, status)

@@ -116,6 +116,7 @@ class WatcherCore:
         self.source: Source | None = None
         self.confirmed_at: float | None = None  # when the value was last confirmed (push or poll)
         self.last_error: Exception | None = None
+        self.last_divergence: tuple[float, PushDiverged] | None = None  # when, and what; kept once resolved
         self.reset_runtime()
 
     def reset_runtime(self) -> None:
@@ -320,10 +321,10 @@ class WatcherCore:
             self.last_error = None
             self.confirmed_at = now
         if fresh is not None:
-            self._take_from_the_api(fresh)
+            self._take_from_the_api(now, fresh)
         return self.steady_poll_delay()
 
-    def _take_from_the_api(self, fresh: SchedulerState) -> None:
+    def _take_from_the_api(self, now: float, fresh: SchedulerState) -> None:
         """The API reads the entry strongly: its answer counts whatever the tags (a restored entry, a forged
         message held), unless a push message arrived after the poll was sent, which the ordering then decides.
         A live subscription that gave another state is a divergence: logged, and the connection is dropped."""
@@ -338,6 +339,7 @@ class WatcherCore:
         if self.live and held is not None and held.etag != fresh.etag:
             self.divergence = PushDiverged(f"push gave {held.etag}, the API answers {fresh.etag}")
             self.last_error = self.divergence
+            self.last_divergence = (now, self.divergence)
             logger.error("Push and the API disagree: the API's answer wins (%s)", self.divergence)
 
     def take_divergence(self) -> PushDiverged | None:

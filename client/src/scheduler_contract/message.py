@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from scheduler_contract import strict_json
 from scheduler_contract.tags import Tag, parse_etag
 
 # The message is about 120 bytes; room for fields added later, and a bound on what a reader parses.
@@ -66,7 +67,7 @@ def decode_message(payload: bytes) -> PushMessage | None:
     if len(payload) > MAX_MESSAGE_BYTES:
         return None
     try:
-        document = json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        document = strict_json.loads(payload.decode("utf-8"))
         return _message_of(document)
     except Exception:
         return None
@@ -89,14 +90,3 @@ def _message_of(document: Any) -> PushMessage | None:
     if not isinstance(updated_at, str) or not _TIME.fullmatch(updated_at):
         return None
     return PushMessage(tag, datetime.fromisoformat(updated_at))  # a date no calendar holds raises: None
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("a key appears more than once")
-    return document
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

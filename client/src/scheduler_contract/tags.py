@@ -57,6 +57,20 @@ def parse_opaque(opaque: str) -> Tag | None:
     return Tag(version=int(version), is_paused=parts[1] == "p", incarnation=incarnation)
 
 
+def entity_tag_list(header: str) -> list[tuple[bool, str]]:
+    """An If-Match or If-None-Match list (RFC 9110 section 8.8.3), split: (weak, the opaque text between the
+    quotes) for each entity tag in it; a member that is not an entity tag is left out (it matches nothing)."""
+    listed: list[tuple[bool, str]] = []
+    for member in header.split(","):
+        tag = member.strip()
+        weak = tag.startswith("W/")
+        quoted = tag[2:] if weak else tag
+        if len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
+            continue
+        listed.append((weak, quoted[1:-1]))
+    return listed
+
+
 def is_incarnation(text: str) -> bool:
     return 0 < len(text) <= MAX_INCARNATION_LENGTH and all(char in INCARNATION_ALPHABET for char in text)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from scheduler_contract import strict_json
 from scheduler_contract.reasons import reason_problem
 from scheduler_service.errors import InvalidSchedulerUpdate
 from scheduler_service.validators import iso_time
@@ -43,7 +44,7 @@ def parse_json_body(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise InvalidSchedulerUpdate("The request body is not UTF-8 text.") from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        return strict_json.loads(text)
     except ValueError as error:  # JSONDecodeError is a ValueError; so are the hooks' rejections
         raise InvalidSchedulerUpdate(f"The request body is not valid JSON: {error}.") from None
 
@@ -167,19 +168,6 @@ def paused_seconds(is_paused: bool, updated_at: str | None, now: datetime) -> fl
         return 0.0
     since = iso_time(updated_at) or datetime.fromtimestamp(0, UTC)
     return max(0.0, round((now - since).total_seconds(), 3))
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"field {json.dumps(key)} appears more than once")
-        seen[key] = value
-    return seen
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _json_type(value: Any) -> str:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime  # botocore has them loaded already
 from typing import NamedTuple
 
-from scheduler_contract.tags import Tag, parse_opaque
+from scheduler_contract.tags import Tag, entity_tag_list, parse_opaque
 
 # A real client names one tag; each named tag is three comparisons in the write's condition (4 KB at most).
 MAX_TAGS = 16
@@ -32,15 +32,7 @@ UTC_SUFFIX = "+00:00"
 def entity_tags(header: str) -> list[tuple[bool, Tag | None]]:
     """A list of entity tags, split: (weak, the tag it names or None) for each quoted one; text that is not an
     entity tag is left out (RFC 9110 section 13.1.1: it matches nothing)."""
-    tags: list[tuple[bool, Tag | None]] = []
-    for raw in header.split(","):
-        tag = raw.strip()
-        weak = tag.startswith("W/")
-        opaque = tag[2:] if weak else tag
-        if len(opaque) < 2 or opaque[0] != '"' or opaque[-1] != '"':
-            continue
-        tags.append((weak, parse_opaque(opaque[1:-1])))
-    return tags
+    return [(weak, parse_opaque(opaque)) for weak, opaque in entity_tag_list(header)]
 
 
 def newest(tags: set[Tag]) -> tuple[Tag, ...]:

@@ -1,0 +1,488 @@
+"""`scheduler agent`'s server (scheduler_client.agent), over real HTTP on 127.0.0.1: the API's read contract
+answered from the watcher's memory, Prefer: wait, health, and a clear 4xx for everything else, read-only.
+
+The watcher is `testing.FakePauseWatcher` (the value is what the test sets), or a real PauseWatcher on a scripted
+push broker where the test counts what reaches the API. OFREP is tests/client/test_agent_ofrep.py; the command,
+tests/client/test_agent_command.py."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+
+from scheduler_client import PauseWatcher, SchedulerClient
+from scheduler_client.agent import MAX_WAIT_SECONDS, Agent, none_match, preferred_wait
+from scheduler_client.testing import FakePauseWatcher
+from tests.client.fakes import INCARNATION, UNCHANGED, FakeBroker, MidRandom, ScriptedClient, message, run_until
+from tests.clocks import Clock
+
+READ_ONLY = "GET, HEAD"
+
+
+@pytest.fixture
+def fake() -> FakePauseWatcher:
+    return FakePauseWatcher(paused=None)
+
+
+@pytest.fixture
+def agent(fake: FakePauseWatcher) -> Iterator[Agent]:
+    with Agent(fake, port=0) as served:
+        yield served
+
+
+class Reader:
+    """One kept-alive connection to the agent, as a node's HTTP client holds it."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=MAX_WAIT_SECONDS + 10)
+
+    def __call__(
+        self, method: str, path: str = "/scheduler/", body: bytes | None = None, **headers: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        named = {name.replace("_", "-"): value for name, value in headers.items()}
+        self.connection.request(method, path, body=body, headers=named)
+        answer = self.connection.getresponse()
+        return answer.status, {name.lower(): value for name, value in answer.getheaders()}, answer.read()
+
+
+@pytest.fixture
+def reader(agent: Agent) -> Reader:
+    return Reader(agent)
+
+
+def raw(agent: Agent, request: bytes) -> bytes:
+    """Bytes sent as they are, the agent's whole answer read until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as connection:
+        connection.sendall(request)
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+def tag_of(watcher: FakePauseWatcher) -> str:
+    state = watcher.state
+    assert state is not None
+    assert state.etag is not None
+    return state.etag
+
+
+def until(condition: Any, what: str) -> None:
+    """A bounded wait on a condition (a held request registered), never a fixed sleep."""
+    tick = threading.Event()
+    for _ in range(500):
+        if condition():
+            return
+        tick.wait(0.01)
+    pytest.fail(what)
+
+
+# --- the read contract --------------------------------------------------------------------------------------
+
+
+def test_before_the_first_value_it_answers_503_with_retry_after_never_a_guess(reader: Reader) -> None:
+    status, headers, body = reader("GET")
+
+    assert status == 503
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["retry-after"] == "1"
+    assert "not known yet" in body.decode()
+    assert "etag" not in headers
+    assert reader("HEAD")[0] == 503
+
+
+@pytest.mark.parametrize("paused", [True, False])
+def test_get_answers_the_value_held_with_the_apis_strong_etag(
+    fake: FakePauseWatcher, reader: Reader, paused: bool
+) -> None:
+    fake.set_paused(paused)
+
+    status, headers, body = reader("GET")
+
+    assert status == 200
+    assert json.loads(body) == {"is_paused": paused}
+    assert headers["content-type"] == "application/json"
+    assert headers["etag"] == tag_of(fake)
+    assert not headers["etag"].startswith("W/")
+
+
+def test_the_scheduler_path_is_answered_with_and_without_its_slash_and_with_a_query(
+    fake: FakePauseWatcher, reader: Reader
+) -> None:
+    fake.set_paused(True)
+
+    assert reader("GET", "/scheduler")[0] == 200
+    assert reader("GET", "/scheduler/?cache=bust")[0] == 200
+
+
+def test_head_has_gets_headers_and_length_without_a_body(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(False)
+    _, got, body = reader("GET")
+
+    status, headers, nothing = reader("HEAD")
+
+    assert (status, nothing) == (200, b"")
+    assert headers["content-length"] == str(len(body))
+    assert headers["etag"] == got["etag"]
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "status"),
+    [
+        ("{tag}", 304),
+        ("W/{tag}", 304),  # If-None-Match compares weakly
+        ('"1.r.other", {tag}', 304),
+        ("*", 304),
+        ('"1.p.fake"', 200),  # the other value of an older version
+        ("{bare}", 200),  # not an entity tag: unquoted
+        ("", 200),
+    ],
+    ids=["strong", "weak", "in-a-list", "star", "another-tag", "unquoted", "empty"],
+)
+def test_if_none_match_answers_304_for_the_current_tag_only(
+    fake: FakePauseWatcher, reader: Reader, if_none_match: str, status: int
+) -> None:
+    fake.set_paused(True)
+    fake.set_paused(False)  # version 2
+    tag = tag_of(fake)
+
+    answer, headers, body = reader("GET", If_None_Match=if_none_match.format(tag=tag, bare=tag.strip('"')))
+
+    assert answer == status
+    assert headers["etag"] == tag
+    assert (body == b"") is (status == 304)
+
+
+def test_readers_never_reach_the_api_while_push_is_subscribed() -> None:
+    """A real PauseWatcher on a scripted broker: a thousand reads and a flip, and the API is asked nothing."""
+    clock, api = Clock(), ScriptedClient(UNCHANGED)
+    broker = FakeBroker(clock)
+    broker.retained = message(7, False)
+    watcher = PauseWatcher(
+        cast(SchedulerClient, api), "mqtt://127.0.0.1:1883/scheduler-control/prod/pause", clock=clock,
+        rng=MidRandom(), connect=broker.connect, verify_interval=0,
+    )  # fmt: skip
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.status.value == "subscribed")
+    with Agent(watcher, port=0) as served:
+        read = Reader(served)
+        answers = {read("GET")[2] for _ in range(1000)}
+        broker.publish(message(8, True))
+        after = read("GET")
+
+    assert answers == {b'{"is_paused": false}'}
+    assert (after[0], after[1]["etag"], json.loads(after[2])) == (200, f'"8.p.{INCARNATION}"', {"is_paused": True})
+    assert api.etags == []  # no request upstream
+
+
+# --- waiting for a change -------------------------------------------------------------------------------------
+
+
+def test_prefer_wait_holds_the_request_until_the_switch_flips(
+    fake: FakePauseWatcher, agent: Agent, reader: Reader
+) -> None:
+    fake.set_paused(False)
+    tag = tag_of(fake)
+    held: list[tuple[int, dict[str, str], bytes]] = []
+    waiting = threading.Thread(target=lambda: held.append(reader("GET", If_None_Match=tag, Prefer="wait=30")))
+    waiting.start()
+    until(lambda: agent.waiting == 1, "the request was not held")
+    assert held == []
+
+    fake.set_paused(True)
+    waiting.join(10)
+
+    [(status, headers, body)] = held
+    assert (status, json.loads(body)) == (200, {"is_paused": True})
+    assert headers["preference-applied"] == "wait=30"
+    assert agent.waiting == 0
+
+
+def test_prefer_wait_answers_304_when_nothing_changes_in_time(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+    tag = tag_of(fake)
+
+    status, headers, body = reader("GET", If_None_Match=tag, Prefer="wait=1")
+
+    assert (status, body) == (304, b"")
+    assert headers["preference-applied"] == "wait=1"
+    assert headers["etag"] == tag
+
+
+def test_a_wait_longer_than_the_bound_is_cut_to_it(fake: FakePauseWatcher, agent: Agent, reader: Reader) -> None:
+    fake.set_paused(True)
+    tag = tag_of(fake)
+    held: list[tuple[int, dict[str, str], bytes]] = []
+    waiting = threading.Thread(target=lambda: held.append(reader("GET", If_None_Match=tag, Prefer="wait=86400")))
+    waiting.start()
+    until(lambda: agent.waiting == 1, "the request was not held")
+    fake.set_paused(False)
+    waiting.join(10)
+
+    assert held[0][1]["preference-applied"] == f"wait={MAX_WAIT_SECONDS}"
+    assert MAX_WAIT_SECONDS == 60
+
+
+def test_a_wait_for_the_first_value_ends_when_it_arrives(fake: FakePauseWatcher, agent: Agent, reader: Reader) -> None:
+    held: list[tuple[int, dict[str, str], bytes]] = []
+    waiting = threading.Thread(target=lambda: held.append(reader("GET", Prefer="wait=30")))
+    waiting.start()
+    until(lambda: agent.waiting == 1, "the request was not held")
+
+    fake.set_paused(True)
+    waiting.join(10)
+
+    assert (held[0][0], json.loads(held[0][2])) == (200, {"is_paused": True})
+
+
+@pytest.mark.parametrize("prefer", ["wait=abc", "wait=-1", "wait", "wait=99999999999", "return=minimal"])
+def test_a_preference_it_cannot_read_is_ignored_as_rfc_7240_says(
+    fake: FakePauseWatcher, agent: Agent, reader: Reader, prefer: str
+) -> None:
+    fake.set_paused(True)
+    tag = tag_of(fake)
+
+    status, headers, _ = reader("GET", If_None_Match=tag, Prefer=prefer)
+
+    assert status == 304  # at once: not held
+    assert "preference-applied" not in headers
+
+
+def test_without_a_tag_to_compare_a_wait_answers_at_once(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(False)
+
+    status, headers, _ = reader("GET", Prefer="wait=30")
+
+    assert status == 200
+    assert "preference-applied" not in headers
+
+
+def test_stopping_the_agent_answers_held_requests_at_once(fake: FakePauseWatcher) -> None:
+    fake.set_paused(True)
+    tag = tag_of(fake)
+    held: list[tuple[int, dict[str, str], bytes]] = []
+    served = Agent(fake, port=0).__enter__()
+    read = Reader(served)
+    waiting = threading.Thread(target=lambda: held.append(read("GET", If_None_Match=tag, Prefer="wait=60")))
+    waiting.start()
+    until(lambda: served.waiting == 1, "the request was not held")
+
+    served.close()
+    waiting.join(5)
+
+    assert [status for status, _, _ in held] == [304]
+
+
+@pytest.mark.parametrize(
+    ("values", "seconds"),
+    [
+        (["wait=10"], 10.0),
+        (["respond-async, wait=5"], 5.0),
+        (["WAIT = 7"], 7.0),
+        (['wait="3"'], 3.0),
+        (["wait=5;foo=bar"], 5.0),
+        (["handling=lenient", "wait=4"], 4.0),
+        (["wait=0"], 0.0),
+        (["wait=600"], 60.0),
+        (["wait=1.5"], None),
+        ([], None),
+    ],
+)
+def test_prefer_wait_is_read_as_rfc_7240_writes_it(values: list[str], seconds: float | None) -> None:
+    assert preferred_wait(values) == seconds
+
+
+def test_none_match_compares_opaque_tags_weakly() -> None:
+    assert none_match('W/"7.p.x", "8.r.x"', '"8.r.x"')
+    assert not none_match('"8.r.x"', None)
+    assert none_match("*", '"8.r.x"')
+    assert not none_match("*", None)
+    assert not none_match(None, '"8.r.x"')
+    assert not none_match("8.r.x", '"8.r.x"')
+
+
+# --- read-only, and a clear 4xx for the rest -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT", "POST", "DELETE", "BREW"])
+def test_every_write_method_is_405_with_allow_and_reaches_nothing(method: str) -> None:
+    """A real watcher whose API counts its calls: no method through the agent reaches it, and the value stays."""
+    clock, api = Clock(), ScriptedClient(UNCHANGED)
+    broker = FakeBroker(clock)
+    broker.retained = message(7, True)
+    watcher = PauseWatcher(
+        cast(SchedulerClient, api), "mqtt://127.0.0.1:1883/scheduler-control/prod/pause", clock=clock,
+        rng=MidRandom(), connect=broker.connect, verify_interval=0,
+    )  # fmt: skip
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+    with Agent(watcher, port=0) as served:
+        read = Reader(served)
+        status, headers, body = read(method, body=b'{"is_paused": false}', Content_Type="application/json")
+        after = read("GET")
+
+    assert status == 405
+    assert headers["allow"] == READ_ONLY
+    assert "read-only" in body.decode()
+    assert api.etags == []
+    assert json.loads(after[2]) == {"is_paused": True}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/livez"])
+def test_health_routes_refuse_writes_too(reader: Reader, path: str) -> None:
+    status, headers, _ = reader("DELETE", path)
+    assert (status, headers["allow"]) == (405, READ_ONLY)
+
+
+def test_options_names_what_a_route_allows(reader: Reader) -> None:
+    status, headers, body = reader("OPTIONS")
+    assert (status, headers["allow"], body) == (204, READ_ONLY, b"")
+
+
+def test_an_unknown_path_is_404_in_plain_text(reader: Reader) -> None:
+    status, headers, body = reader("GET", "/admin")
+    assert (status, headers["content-type"]) == (404, "text/plain; charset=utf-8")
+    assert "/scheduler/" in body.decode()
+
+
+def test_the_connection_stays_usable_after_a_refusal(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+    assert reader("PUT", body=b"x" * 100)[0] == 405
+    assert reader("GET")[0] == 200  # the same kept-alive connection
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"411"),
+        (b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nContent-Length: 12abc\r\n\r\n", b"400"),
+        (b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", b"400"),
+        (b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nContent-Length: 70000\r\n\r\n", b"413"),
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"GET /scheduler/ HTTP/9.9\r\n\r\n", b"505"),
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"414"),
+    ],
+    ids=["chunked", "length-not-a-number", "two-lengths", "too-long-a-body", "no-request-line", "http-9", "long-url"],
+)
+def test_a_malformed_request_gets_a_plain_text_refusal_never_a_traceback(
+    agent: Agent, request_bytes: bytes, status: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = raw(agent, request_bytes)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == status
+    assert b"text/plain" in head
+    assert b"<html" not in body.lower()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_beyond_its_connection_bound_a_reader_is_told_to_come_back(fake: FakePauseWatcher) -> None:
+    fake.set_paused(True)
+    with Agent(fake, port=0, max_connections=1) as served:
+        first = Reader(served)
+        assert first("GET")[0] == 200  # holds the one slot: kept alive
+
+        refused = raw(served, b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\n\r\n")
+
+    assert refused.startswith(b"HTTP/1.1 503 ")
+    assert b"Retry-After: 1" in refused
+
+
+# --- health -------------------------------------------------------------------------------------------------------
+
+
+def test_healthz_is_503_until_the_first_value_and_livez_is_200_throughout(
+    fake: FakePauseWatcher, reader: Reader
+) -> None:
+    not_ready = reader("GET", "/healthz")
+    alive = reader("GET", "/livez")
+    fake.set_paused(False)
+    ready = reader("GET", "/healthz")
+
+    assert (not_ready[0], json.loads(not_ready[2])["ready"]) == (503, False)
+    assert (alive[0], json.loads(alive[2])["ready"]) == (200, False)
+    assert ready[0] == 200
+    assert ready[1]["content-type"] == "application/json"
+
+
+def test_health_says_how_the_value_is_known_and_what_went_wrong_last(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True, source="poll")
+    fake.start()
+    fake.set_age(12.3456)
+
+    health = json.loads(reader("GET", "/healthz")[2])
+
+    assert health == {
+        "ready": True,
+        "status": "polling",
+        "source": "poll",
+        "age": 12.346,
+        "is_paused": True,
+        "etag": '"1.p.fake"',
+        "version": 1,
+        "waiting": 0,
+        "last_error": None,
+        "last_divergence": None,
+    }
+
+
+def test_health_reports_a_divergence_after_the_error_is_over() -> None:
+    """A real watcher: push said running, the verification poll found paused; the API won, and health says so."""
+    clock = Clock()
+    api = ScriptedClient(
+        __import__("scheduler_client").SchedulerState(True, f'"8.p.{INCARNATION}"', None),
+    )
+    broker = FakeBroker(clock)
+    broker.retained = message(7, False)
+    watcher = PauseWatcher(
+        cast(SchedulerClient, api), "mqtt://127.0.0.1:1883/scheduler-control/prod/pause", clock=clock,
+        rng=MidRandom(), connect=broker.connect, verify_interval=60,
+    )  # fmt: skip
+    watcher.start(background=False)
+    run_until(watcher, clock, watcher.is_paused)
+    clock.now += 5
+
+    with Agent(watcher, port=0) as served:
+        health = json.loads(Reader(served)("GET", "/livez")[2])
+
+    assert health["is_paused"] is True
+    assert health["last_divergence"]["detail"] == (
+        f'push gave "7.r.{INCARNATION}", the API answers "8.p.{INCARNATION}"'
+    )
+    assert health["last_divergence"]["seconds_ago"] == 5.0
+
+
+def test_an_address_that_is_not_an_ip_is_refused(fake: FakePauseWatcher) -> None:
+    with pytest.raises(ValueError, match="localhost"):
+        Agent(fake, bind="localhost", port=0)
+
+
+def test_it_serves_ipv6_loopback_with_a_bracketed_url(fake: FakePauseWatcher) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    fake.set_paused(True)
+    try:
+        served = Agent(fake, bind="::1", port=0)
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    with served:
+        connection = http.client.HTTPConnection("::1", served.port, timeout=5)
+        connection.request("GET", "/scheduler/")
+        status = connection.getresponse().status
+
+    assert served.url == f"http://[::1]:{served.port}/"
+    assert served.loopback
+    assert status == 200
+
+
+def test_a_non_loopback_address_is_known_as_such(fake: FakePauseWatcher) -> None:
+    with Agent(fake, bind="0.0.0.0", port=0) as served:  # noqa: S104 - the test of that very case
+        assert not served.loopback
+        assert served.url == f"http://0.0.0.0:{served.port}/"

@@ -1,0 +1,255 @@
+"""The agent speaks OFREP (OpenFeature Remote Evaluation Protocol 0.3.0): its answers checked against the
+protocol's own OpenAPI document (docs/agent/ofrep-openapi.yaml, as published), and read through the OpenFeature
+Python SDK with its maintained OFREP provider, as a node would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from scheduler_client.agent import Agent
+from scheduler_client.ofrep import DEFAULT_FLAG_KEY, MAX_REQUEST_BYTES
+from scheduler_client.testing import FakePauseWatcher
+from tests.client.test_agent import Reader
+
+OPENAPI = yaml.safe_load((Path(__file__).parents[2] / "docs" / "agent" / "ofrep-openapi.yaml").read_text())
+SINGLE = "/ofrep/v1/evaluate/flags/" + DEFAULT_FLAG_KEY
+BULK = "/ofrep/v1/evaluate/flags"
+
+
+def schema(name: str) -> Draft202012Validator:
+    """A schema of the document's components, its references resolved within the document."""
+    return Draft202012Validator({**OPENAPI, "$ref": f"#/components/schemas/{name}"})
+
+
+def a_boolean_success(document: Any) -> None:
+    """evaluationSuccess as the document means it. Its ``oneOf`` of flag types cannot hold for any value:
+    ``codeDefaultFlag`` constrains nothing, so a boolean flag matches both it and ``booleanFlag``. The common part
+    and ``booleanFlag`` are checked instead, and codeDefaultFlag is excluded by the value's presence."""
+    common = OPENAPI["components"]["schemas"]["evaluationSuccess"]["allOf"][0]
+    Draft202012Validator({**OPENAPI, **common, "required": ["key", "reason"]}).validate(document)
+    schema("booleanFlag").validate(document)
+
+
+@pytest.fixture
+def fake() -> FakePauseWatcher:
+    return FakePauseWatcher(paused=None)
+
+
+@pytest.fixture
+def agent(fake: FakePauseWatcher) -> Iterator[Agent]:
+    with Agent(fake, port=0) as served:
+        yield served
+
+
+@pytest.fixture
+def reader(agent: Agent) -> Reader:
+    return Reader(agent)
+
+
+def post(reader: Reader, path: str, body: bytes = b"{}", **headers: str) -> tuple[int, dict[str, str], Any]:
+    status, answered, raw = reader("POST", path, body=body, Content_Type="application/json", **headers)
+    return status, answered, json.loads(raw) if raw else None
+
+
+# --- the protocol, as its document says ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("paused", [True, False])
+def test_the_flag_evaluates_to_the_switch_with_a_static_reason_its_variant_and_version(
+    fake: FakePauseWatcher, reader: Reader, paused: bool
+) -> None:
+    fake.set_paused(paused)
+
+    status, headers, document = post(reader, SINGLE, b'{"context": {"targetingKey": "node-7", "region": "eu"}}')
+
+    assert status == 200
+    a_boolean_success(document)
+    assert document == {
+        "key": DEFAULT_FLAG_KEY,
+        "value": paused,
+        "reason": "STATIC",
+        "variant": "paused" if paused else "running",
+        "metadata": {"version": 1, "etag": '"1.p.fake"' if paused else '"1.r.fake"'},
+    }
+    assert headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"context": {}}'], ids=["no-context", "no-targeting-key"])
+def test_no_targeting_key_is_needed_for_a_flag_that_targets_nobody(
+    fake: FakePauseWatcher, reader: Reader, body: bytes
+) -> None:
+    fake.set_paused(True)
+    assert post(reader, SINGLE, body)[0] == 200
+
+
+def test_another_key_is_flag_not_found(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+
+    status, _, document = post(reader, "/ofrep/v1/evaluate/flags/checkout.enabled")
+
+    assert status == 404
+    schema("flagNotFound").validate(document)
+    assert (document["key"], document["errorCode"]) == ("checkout.enabled", "FLAG_NOT_FOUND")
+
+
+def test_a_percent_encoded_key_is_decoded_before_it_is_compared(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+    assert post(reader, "/ofrep/v1/evaluate/flags/scheduler%2Epaused")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", "PARSE_ERROR"),
+        (b"not json", "PARSE_ERROR"),
+        (b"[1, 2]", "PARSE_ERROR"),
+        (b'{"context": {}, "context": {}}', "PARSE_ERROR"),
+        (b"[" * 5000, "PARSE_ERROR"),
+        (b"\xff\xfe", "PARSE_ERROR"),
+        (b'{"context": "node-7"}', "INVALID_CONTEXT"),
+        (b'{"context": null}', "INVALID_CONTEXT"),
+    ],
+    ids=["empty", "not-json", "an-array", "a-key-twice", "deep", "not-utf8", "context-a-string", "context-null"],
+)
+def test_a_request_that_is_not_one_is_a_400_evaluation_failure(
+    fake: FakePauseWatcher, reader: Reader, body: bytes, code: str
+) -> None:
+    fake.set_paused(True)
+
+    status, _, document = post(reader, SINGLE, body)
+
+    assert status == 400
+    schema("evaluationFailure").validate(document)
+    assert (document["key"], document["errorCode"]) == (DEFAULT_FLAG_KEY, code)
+    assert document["errorDetails"]
+
+
+def test_a_bulk_request_that_is_not_one_is_a_400_bulk_failure(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+
+    status, _, document = post(reader, BULK, b"[]")
+
+    assert status == 400
+    schema("bulkEvaluationFailure").validate(document)
+    assert document["errorCode"] == "PARSE_ERROR"
+
+
+def test_a_body_larger_than_any_context_is_413(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+
+    status, _, document = post(reader, SINGLE, b" " * (MAX_REQUEST_BYTES + 1))
+
+    assert status == 413
+    assert document["errorCode"] == "PARSE_ERROR"
+
+
+def test_a_body_at_the_bound_is_read(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+    assert post(reader, SINGLE, b"{}".ljust(MAX_REQUEST_BYTES))[0] == 200
+
+
+@pytest.mark.parametrize("path", [SINGLE, BULK])
+def test_before_the_first_value_it_is_503_with_retry_after_never_a_guess(reader: Reader, path: str) -> None:
+    status, headers, document = post(reader, path)
+
+    assert status == 503
+    assert headers["retry-after"] == "1"
+    schema("generalErrorResponse").validate(document)
+    assert document["errorCode"] == "GENERAL"
+    assert "value" not in document
+    assert "flags" not in document
+
+
+def test_bulk_evaluates_every_flag_with_the_switchs_etag_and_304_while_it_holds(
+    fake: FakePauseWatcher, reader: Reader
+) -> None:
+    fake.set_paused(False)
+
+    status, headers, document = post(reader, BULK)
+    not_modified = post(reader, BULK, If_None_Match=headers["etag"])
+    fake.set_paused(True)
+    changed = post(reader, BULK, If_None_Match=headers["etag"])
+
+    assert status == 200
+    schema("bulkEvaluationSuccess").validate({**document, "flags": []})
+    [flag] = document["flags"]
+    a_boolean_success(flag)
+    assert (flag["key"], flag["value"]) == (DEFAULT_FLAG_KEY, False)
+    assert headers["etag"] == '"1.r.fake"'
+    assert document["metadata"] == {"version": 1, "etag": '"1.r.fake"'}
+    assert (not_modified[0], not_modified[2]) == (304, None)
+    assert (changed[0], changed[1]["etag"], changed[2]["flags"][0]["value"]) == (200, '"2.p.fake"', True)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("path", [SINGLE, BULK])
+def test_evaluation_routes_take_post_only(reader: Reader, method: str, path: str) -> None:
+    status, headers, _ = reader(method, path)
+    assert (status, headers["allow"]) == (405, "POST")
+
+
+def test_the_flag_key_can_be_another(fake: FakePauseWatcher) -> None:
+    fake.set_paused(True)
+    with Agent(fake, port=0, flag_key="payments.scheduler.paused") as served:
+        read = Reader(served)
+        ours = post(read, "/ofrep/v1/evaluate/flags/payments.scheduler.paused")
+        default = post(read, SINGLE)
+
+    assert (ours[0], ours[2]["key"]) == (200, "payments.scheduler.paused")
+    assert default[0] == 404
+
+
+# --- through OpenFeature's SDK and its OFREP provider -------------------------------------------------------
+
+
+@pytest.fixture
+def openfeature_client(agent: Agent) -> Iterator[Any]:
+    from openfeature import api
+    from openfeature.contrib.provider.ofrep import OFREPProvider
+
+    api.set_provider(OFREPProvider(agent.url.rstrip("/")), domain="scheduler-agent-test")
+    yield api.get_client(domain="scheduler-agent-test")
+    api.clear_providers()
+
+
+@pytest.mark.parametrize("paused", [True, False])
+def test_openfeatures_sdk_reads_the_switch_through_its_ofrep_provider(
+    fake: FakePauseWatcher, openfeature_client: Any, paused: bool
+) -> None:
+    from openfeature.flag_evaluation import Reason
+
+    fake.set_paused(paused)
+
+    details = openfeature_client.get_boolean_details(DEFAULT_FLAG_KEY, True)
+
+    assert details.value is paused
+    assert details.reason == Reason.STATIC
+    assert details.variant == ("paused" if paused else "running")
+    assert details.flag_metadata == {"version": 1, "etag": f'"1.{"p" if paused else "r"}.fake"'}
+    assert details.error_code is None
+
+
+def test_through_the_sdk_the_code_default_answers_before_the_first_value(openfeature_client: Any) -> None:
+    from openfeature.exception import ErrorCode
+
+    details = openfeature_client.get_boolean_details(DEFAULT_FLAG_KEY, True)  # a node's safe default: paused
+
+    assert details.value is True
+    assert details.error_code == ErrorCode.GENERAL
+
+
+def test_through_the_sdk_another_key_is_flag_not_found(fake: FakePauseWatcher, openfeature_client: Any) -> None:
+    from openfeature.exception import ErrorCode
+
+    fake.set_paused(False)
+
+    details = openfeature_client.get_boolean_details("checkout.enabled", True)
+
+    assert (details.value, details.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
