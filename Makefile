@@ -83,10 +83,11 @@ scan: install $(SCAN_VENV)/.installed  ## bandit, pip-audit, checkov: zero findi
 unit: install  ## the pytest suite
 	$(PY) -m pytest
 
-bench: install  ## cold/warm path ratios against bare botocore, a polling fleet and a push fleet, on the local stack: bench-results/
+bench: install  ## cold/warm path ratios against bare botocore, a polling fleet, a push fleet and the agent, on the local stack: bench-results/
 	$(PY) -m scripts.bench
 	$(PY) -m scripts.fleet_bench
 	$(PY) -m scripts.push_fleet_bench
+	$(PY) -m scripts.agent_bench
 
 $(MUTATE_VENV)/.installed: requirements-mutate.txt functions/scheduler/requirements.txt scripts/find-python
 	rm -rf $(MUTATE_VENV)

@@ -35,6 +35,7 @@ COPIED = [
     "tests",
     "docs/protocol",
     "docs/protocol.md",
+    "docs/agent",
     "local_stack",
     "scripts",
     "template.yaml",
@@ -60,7 +61,8 @@ markers = ["integration: not run here"]
 [tool.mutmut]
 source_paths = ["src/"]
 also_copy = [
-    "local_stack/", "scripts/", "docs/protocol/", "docs/protocol.md", "template.yaml", "statemachines/", "events/",
+    "local_stack/", "scripts/", "docs/protocol/", "docs/protocol.md", "docs/agent/", "template.yaml", "statemachines/",
+    "events/",
     "openapi.yaml", "samconfig.toml"
 ]
 pytest_add_cli_args_test_selection = [
