@@ -14,7 +14,7 @@ FUNCTION ?= SchedulerFunction
 ENV ?= default
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # Installs report on stderr: `make invoke`'s stdout is the function's answer only, even on a first run.
 $(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt functions/scheduler/pyproject.toml client/pyproject.toml scripts/find-python

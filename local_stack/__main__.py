@@ -27,7 +27,14 @@ from typing import Any
 
 from local_stack.broker import TOPIC, LocalBroker
 from local_stack.change_events import ChangeLog
-from local_stack.dynamodb_local import DynamoDBLocal, LocalStackError, answers, client_environment, free_port
+from local_stack.dynamodb_local import (
+    DynamoDBLocal,
+    LocalStackError,
+    answers,
+    client_environment,
+    free_port,
+    suggest_port,
+)
 from local_stack.iot_data import BrokerStore, wsgi_app
 from local_stack.push_feed import PushFeed
 from local_stack.template import FUNCTION_LOGICAL_ID, PROJECT_ROOT, create_table, function_handlers
@@ -47,8 +54,9 @@ def prepare_database(database: DynamoDBLocal) -> None:
     store.create_if_missing(actor=LOCAL_ACTOR)  # the custom resource's own code path: never overwrites
 
 
-def _bind(port: int, variable: str) -> socket.socket:
-    """A listening socket on 127.0.0.1:port, or the error that says which variable picks another port."""
+def _bind(port: int, variable: str, avoid: frozenset[int] = frozenset()) -> socket.socket:
+    """A listening socket on 127.0.0.1:port, or the error that says which variable picks another port (one that
+    is free, and that the stack does not use itself: ``avoid``)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     # A restart right after a stop must not wait for the last connections' TIME_WAIT; a port another
     # process listens on is still refused (SO_REUSEADDR does not allow two listeners on Linux).
@@ -58,7 +66,7 @@ def _bind(port: int, variable: str) -> socket.socket:
     except OSError as error:
         listener.close()
         raise LocalStackError(
-            f"Port {port} is busy ({error.strerror}). Pick another: {variable}={port + 1} make run"
+            f"Port {port} is busy ({error.strerror}). Pick another: {variable}={suggest_port(port, avoid)} make run"
         ) from None
     listener.listen(128)
     return listener
@@ -68,9 +76,10 @@ class DataPlane:
     """The broker, the IoT data-plane stand-in in front of it, and the feed from the stream to both."""
 
     def __init__(self, data_dir: Path, mqtt_port: int | None, ws_port: int | None) -> None:
+        stack_ports = frozenset(port for port in (mqtt_port, ws_port) if port)
         for port, variable in ((mqtt_port, "MQTT_PORT"), (ws_port, "MQTT_WS_PORT")):
             if port:
-                _bind(port, variable).close()  # busy: one line that names the variable to set
+                _bind(port, variable, stack_ports).close()  # busy: one line that names the variable to set
         self.broker = LocalBroker(data_dir / "broker", mqtt_port, ws_port)
         self.url = self.broker.url()
         self.ws_url = self.broker.ws_url()
@@ -123,7 +132,7 @@ def run(
 
     from local_stack.gateway import create_app  # noqa: PLC0415 - SAM's local gateway only when serving
 
-    listener = _bind(port, "PORT")
+    listener = _bind(port, "PORT", frozenset(p for p in (mqtt_port, ws_port, dynamodb_port) if p))
     plane = DataPlane(data_dir, mqtt_port, ws_port)
     server = make_server("127.0.0.1", port, create_app(port), threaded=True, fd=listener.fileno())
     server.daemon_threads = False  # type: ignore[attr-defined]  # stopping waits for requests in flight

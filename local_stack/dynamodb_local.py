@@ -37,6 +37,24 @@ def free_port() -> int:
         return port
 
 
+STACK_DEFAULT_PORTS = frozenset({3000, 1883, 9001})  # the API, MQTT and MQTT over WebSocket, unless set
+
+
+def suggest_port(busy: int, avoid: frozenset[int] | set[int] = frozenset()) -> int:
+    """A port to offer instead of ``busy``: the next one above it that is free now and that the stack itself does
+    not use (its defaults and ``avoid``); ``busy + 1`` if none of the next hundred is."""
+    for candidate in range(busy + 1, min(busy + 101, 65536)):
+        if candidate in STACK_DEFAULT_PORTS or candidate in avoid:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    return busy + 1
+
+
 def jar_dir() -> Path:
     candidates = sorted(PACKAGE_DIR.glob("dynamodb_local_*/DynamoDBLocal.jar"))
     if not candidates:
@@ -102,7 +120,8 @@ class DynamoDBLocal:
                 raise LocalStackError(self._busy(error.strerror or str(error))) from None
 
     def _busy(self, reason: str) -> str:
-        return f"DynamoDB Local's port {self.port} is busy ({reason}). Pick another: DYNAMODB_PORT={self.port + 1}"
+        suggestion = suggest_port(self.port)
+        return f"DynamoDB Local's port {self.port} is busy ({reason}). Pick another: DYNAMODB_PORT={suggestion}"
 
     def _wait_until_listening(self) -> None:
         """Until our process answers a DynamoDB call: a bare TCP connect would also succeed on a port

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ def test_the_url_can_come_from_the_environment(
         (("status", "--timeout", "inf", "--url", "http://127.0.0.1:1/"), "--timeout: 'inf' must be a number"),
         (("status", "--timeout", "nan", "--url", "http://127.0.0.1:1/"), "--timeout: 'nan' must be a number"),
         (("pause", "--if-match", "7", "--url", "http://127.0.0.1:1/"), "--if-match takes the switch's ETag"),
+        (("pause", "--if-match", "banana", "--url", "http://127.0.0.1:1/"), "'banana' is not an ETag of the switch"),
+        (("resume", "--if-match", '"9.x.abc"', "--url", "http://127.0.0.1:1/"), "is not an ETag of the switch"),
         (("status", "--url", "https://scheduler.example.com/scheduler/"), "give --region"),
     ],
     ids=[
@@ -136,6 +139,8 @@ def test_the_url_can_come_from_the_environment(
         "infinite-timeout",
         "nan-timeout",
         "version-as-if-match",
+        "word-as-if-match",
+        "malformed-if-match",
         "custom-domain-without-region",
     ],
 )
@@ -144,6 +149,9 @@ def test_usage_errors_exit_2_with_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...], message: str
 ) -> None:
     monkeypatch.delenv("SCHEDULER_URL", raising=False)
+    monkeypatch.setattr(
+        "scheduler_client.cli.socket.create_connection", lambda *_args, **_kwargs: socket.socket()
+    )  # it answers
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert out == ""
@@ -327,7 +335,7 @@ def check_lines(out: str) -> list[tuple[str, str, str]]:
     return rows
 
 
-LOCAL_READ = "GET answers 200 (unsigned (the local stack))"
+LOCAL_READ = "GET answers 200 (unsigned: the local stack)"
 
 
 def test_check_holds_when_every_answer_is_right(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -530,8 +538,7 @@ def test_check_fails_a_read_that_is_not_304_when_nothing_changed(
 
     assert code == 1
     assert out.splitlines()[1] == (
-        "GET with If-None-Match answers 304            FAILED   "
-        "it answered 200: the switch changed meanwhile, or no 304"
+        "GET with If-None-Match answers 304           FAILED   it answered 200: the switch changed meanwhile, or no 304"
     )
 
 
@@ -853,3 +860,52 @@ def test_console_open_hands_the_browser_a_file_never_the_secret(
         assert opened_line.startswith("opened in your browser through ")
     else:
         assert opened_line == f"no browser to open here: open {opened[0]} in yours, or the URL above"
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (socket.gaierror(-2, "Name or service not known"), "cannot reach nowhere.example: the name does not resolve"),
+        (TimeoutError("timed out"), "cannot reach nowhere.example:443: timed out"),
+    ],
+    ids=["no-such-name", "no-answer"],
+)
+@pytest.mark.usefixtures("aws_credentials")
+def test_a_host_that_cannot_be_reached_is_said_so_not_taken_for_a_region_problem(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, failure: OSError, message: str
+) -> None:
+    tried: list[tuple[str, int]] = []
+
+    def connect(address: tuple[str, int], timeout: float) -> socket.socket:
+        tried.append(address)
+        raise failure
+
+    monkeypatch.setattr("scheduler_client.cli.socket.create_connection", connect)
+
+    code, out, err = run(capsys, "status", "--url", "https://nowhere.example/scheduler/")
+
+    assert (code, out) == (4, "")
+    assert message in err
+    assert "region" not in err
+    assert tried == [("nowhere.example", 443)]
+
+
+def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as ended:
+        main(["--version"])
+
+    assert ended.value.code == 0
+    assert capsys.readouterr().out == f"scheduler {version('scheduler-client')}\n"
+
+
+def test_every_subcommand_has_its_one_line_description(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = capsys.readouterr().out
+    listed = shown.split("positional arguments:")[1].split("options:")[0]
+
+    for command in cli.COMMANDS:
+        line = next(line for line in listed.splitlines() if line.strip().startswith(command + " "))
+        assert len(line.split(None, 1)[1]) > 10, command

@@ -120,7 +120,7 @@ def test_check_holds_on_the_local_stack_and_writes_nothing(
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split("  ")[0] for line in lines] == [
-        "GET answers 200 (unsigned (the local stack))",
+        "GET answers 200 (unsigned: the local stack)",
         "GET with If-None-Match answers 304",
         "unsigned GET is refused (403)",
         "PATCH with a stale If-Match answers 412",

@@ -67,9 +67,24 @@ def test_a_port_someone_listens_on_is_still_refused_in_one_line(tmp_path: Path) 
         result = local_stack_command(tmp_path, "run", "--port", str(port))
 
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        f"error: Port {port} is busy (Address already in use). Pick another: PORT={port + 1} make run"
-    ]
+    [line] = result.stderr.strip().splitlines()
+    offered = re.fullmatch(
+        rf"error: Port {port} is busy \(Address already in use\)\. Pick another: PORT=(\d+) make run", line
+    )
+    assert offered is not None, line
+    assert int(offered.group(1)) > port
+
+
+def test_a_port_offered_instead_is_free_and_none_the_stack_uses_itself() -> None:
+    from local_stack.dynamodb_local import STACK_DEFAULT_PORTS, suggest_port
+
+    offered = suggest_port(2999, avoid={3001})
+
+    assert offered not in STACK_DEFAULT_PORTS | {3001}
+    assert offered > 2999
+    assert 3000 in STACK_DEFAULT_PORTS
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", offered))  # free
 
 
 def test_a_busy_dynamodb_port_is_one_line_naming_dynamodb_port(tmp_path: Path) -> None:

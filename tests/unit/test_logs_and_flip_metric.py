@@ -73,7 +73,7 @@ def test_the_publisher_and_the_repair_log_with_their_lambda_request_id(logs: Any
     lines = logs()
     assert {line["message"].split(":")[0] for line in lines} == {
         "A change record holds no readable switch",
-        "The retained message is behind the entry",
+        "No retained message yet",
         "Published the retained message",
     }
     assert all(line["function_request_id"] == lambda_context.aws_request_id for line in lines)

@@ -353,3 +353,20 @@ def test_a_new_incarnation_is_later_than_the_entrys_own_even_when_that_is_ahead_
     assert (renewed.is_paused, renewed.version) == (made_ahead.is_paused, made_ahead.version)
     assert nodes_take(made_ahead.etag, renewed.etag)
     assert store.read_state().tag == renewed.tag
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+@pytest.mark.parametrize(
+    ("held", "level"), [(None, "INFO"), (message(0, False), "WARNING")], ids=["a new topic", "an older message"]
+)
+def test_a_first_publish_is_information_and_a_message_behind_is_a_warning(
+    iot_data: FakeIotDataPlane, logs: Callable[[], list[dict[str, Any]]], held: bytes | None, level: str
+) -> None:
+    """A normal start has no retained message yet: nothing went wrong, so nothing warns."""
+    if held is not None:
+        retain(iot_data, held)
+
+    repair_edge.handler({"action": "repair"}, None)
+
+    [line] = [line for line in logs() if "publishing the entry" in line["message"]]
+    assert line["level"] == level

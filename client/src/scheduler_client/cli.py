@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import Session
@@ -56,6 +58,7 @@ from scheduler_client.push import PushUrlInvalid
 from scheduler_client.signing import RegionUnknown, is_loopback, region_from_url
 from scheduler_client.state import SchedulerState, flipped_tag, format_time
 from scheduler_client.watcher import PauseWatcher, WatcherStatus
+from scheduler_contract.tags import opaque_of, parse_opaque
 
 OK, FAILED, USAGE, PRECONDITION, UNREACHABLE, UNKNOWN = 0, 1, 2, 3, 4, 5
 URL_VARIABLE = "SCHEDULER_URL"
@@ -83,6 +86,16 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def package_version() -> str:
+    """The installed scheduler-client's version (``unknown`` when run from a tree that was never installed)."""
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - only for --version
+
+    try:
+        return version("scheduler-client")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The target options are accepted before or after the command (SUPPRESS keeps the first one given).
     common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -96,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="scheduler", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common]
     )
+    parser.add_argument("--version", action="version", version=f"scheduler {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("status", parents=[common], help="the switch now")
     for name, verb in (("pause", "pause"), ("resume", "resume")):
@@ -244,6 +258,9 @@ def run(arguments: argparse.Namespace) -> tuple[int, str | None]:
     except UsageError as error:
         return USAGE, str(error)
     except RegionUnknown as error:
+        problem = unreachable(error.url)
+        if problem is not None:  # a host nobody answers at: that, not the region, is what is wrong
+            return UNREACHABLE, problem
         return USAGE, f"cannot tell the AWS region of {error.url}: it is not an execute-api URL; give --region"
     except OutcomeUnknown as error:
         return UNKNOWN, error.message
@@ -259,6 +276,26 @@ def run(arguments: argparse.Namespace) -> tuple[int, str | None]:
         return OK, None
     except Exception as error:  # a bug or a library's surprise: one line, never a traceback
         return FAILED, f"unexpected error ({type(error).__name__}): {error}"
+
+
+REACH_SECONDS = 3.0
+
+
+def unreachable(url: str) -> str | None:
+    """Why nothing answers at the URL's host and port (its name does not resolve, or no connection within
+    REACH_SECONDS); None when something does."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((host, port), timeout=REACH_SECONDS).close()
+    except socket.gaierror as error:
+        return f"cannot reach {host}: the name does not resolve ({error.strerror})"
+    except OSError as error:
+        return f"cannot reach {host}:{port}: {error.strerror or error or 'no answer'}"
+    except ValueError:
+        return None  # a malformed port: the client's own check says so
+    return None
 
 
 def resolve_url(arguments: argparse.Namespace) -> str:
@@ -311,14 +348,21 @@ def quoted_tag(value: str | None) -> str | None:
     if value is None:
         return None
     stripped = value.strip()
-    if stripped == "*" or stripped.startswith(('"', 'W/"')):
+    if stripped == "*":
         return stripped
     if stripped.isdigit():
         raise UsageError(
             f"--if-match takes the switch's ETag (scheduler status --json shows it, e.g. {stripped}.p.mk3x0a9z7q2c), "
             "not a version number"
         )
-    return f'"{stripped}"'
+    tag = stripped if stripped.startswith(('"', 'W/"')) else f'"{stripped}"'
+    opaque = opaque_of(tag)
+    if opaque is None or parse_opaque(opaque) is None:
+        raise UsageError(
+            f"--if-match {stripped!r} is not an ETag of the switch: one names a version, the value and the entry, "
+            "as 9.p.mk3x0a9z7q2c does (scheduler status --json shows the current one); nothing was sent"
+        )
+    return tag
 
 
 def show(arguments: argparse.Namespace, state: SchedulerState, line: str | None = None, **extra: Any) -> None:
@@ -588,7 +632,7 @@ def check(client: SchedulerClient, arguments: argparse.Namespace) -> int:
 
 
 def run_checks(client: SchedulerClient, checks: list[Check]) -> None:
-    signed = "signed" if client.signs else "unsigned (the local stack)"
+    signed = "signed" if client.signs else "unsigned: the local stack"
     state = _checked(checks, f"GET answers 200 ({signed})", client.get, lambda s: s.describe())
     if state is not None:
         _checked(

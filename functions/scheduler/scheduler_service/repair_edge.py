@@ -50,10 +50,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     record_push_check(behind=True)
     if action is Action.HEAL:
         return _heal(entry, retained)
-    logger.warning(
-        "The retained message is behind the entry: publishing the entry",
-        extra={"retained": str(retained) if retained else None, "etag": entry.etag},
-    )
+    if held is None:  # a new topic (the first start, a new stack): nothing went wrong
+        logger.info("No retained message yet: publishing the entry", extra={"etag": entry.etag})
+    else:
+        logger.warning(
+            "The retained message is behind the entry: publishing the entry",
+            extra={"retained": str(retained) if retained else None, "etag": entry.etag},
+        )
     push_topic.publish(entry)
     latest = store.read_state()
     if latest.tag != entry.tag:
