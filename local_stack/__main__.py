@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 from local_stack.broker import TOPIC, LocalBroker
+from local_stack.change_events import FILE_NAME as CHANGES_FILE
 from local_stack.change_events import ChangeLog
 from local_stack.dynamodb_local import (
     DynamoDBLocal,
@@ -134,7 +135,8 @@ def run(
 
     listener = _bind(port, "PORT", frozenset(p for p in (mqtt_port, ws_port, dynamodb_port) if p))
     plane = DataPlane(data_dir, mqtt_port, ws_port)
-    server = make_server("127.0.0.1", port, create_app(port), threaded=True, fd=listener.fileno())
+    app = create_app(port, records=data_dir / CHANGES_FILE)
+    server = make_server("127.0.0.1", port, app, threaded=True, fd=listener.fileno())
     server.daemon_threads = False  # type: ignore[attr-defined]  # stopping waits for requests in flight
     stop = threading.Event()
 

@@ -16,6 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from local_stack.template import FUNCTION_LOGICAL_ID, TEMPLATE_PATH
@@ -74,8 +75,12 @@ def scheduler_handlers() -> dict[str, Handler]:
     return {FUNCTION_LOGICAL_ID: app.lambda_handler}
 
 
-def create_app(port: int, host: str = "127.0.0.1") -> Any:
-    """The Flask app of SAM's local gateway for template.yaml's API, wired to the in-process runner."""
+RECORDS_PATH = "/_local/changes"  # the local audit log, for `scheduler history` and the console from any folder
+
+
+def create_app(port: int, host: str = "127.0.0.1", records: Path | None = None) -> Any:
+    """The Flask app of SAM's local gateway for template.yaml's API, wired to the in-process runner; with
+    ``records``, it also serves that file (the local audit log, one event a line) at RECORDS_PATH."""
     from samcli.lib.providers.api_provider import ApiProvider  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
     from samcli.lib.utils.stream_writer import StreamWriter  # noqa: PLC0415 - SAM CLI's modules, slow to import, only when serving
@@ -91,4 +96,18 @@ def create_app(port: int, host: str = "127.0.0.1") -> Any:
         stderr=StreamWriter(sys.stderr),
     )
     service.create()
-    return service._app  # the Flask app, for a WSGI server we control (stop, port errors)
+    app = service._app  # the Flask app, for a WSGI server we control (stop, port errors)
+    if records is not None:
+        app.add_url_rule(RECORDS_PATH, "local-records", lambda: _records(records))
+    return app
+
+
+def _records(path: Path) -> Any:
+    """The local audit log as it is; none yet (no change since the data folder was made) is an empty one."""
+    from flask import Response  # noqa: PLC0415 - Flask comes with SAM's local gateway
+
+    try:
+        body = path.read_bytes()
+    except FileNotFoundError:
+        body = b""
+    return Response(body, mimetype="application/x-ndjson", headers={"Cache-Control": "no-store"})

@@ -14,8 +14,16 @@ import pytest
 from scheduler_client import SchedulerClient
 from scheduler_client.cli import main
 from scheduler_client.client import encode_reason
-from scheduler_client.history import MAX_PAGES, Change, audit_log_changes, local_changes, parse_since
-from tests.client.conftest import ScriptedServer, etag, state_answer, status_answer
+from scheduler_client.history import (
+    MAX_PAGES,
+    Change,
+    RecordsUnreadable,
+    audit_log_changes,
+    local_changes,
+    local_stack_changes,
+    parse_since,
+)
+from tests.client.conftest import Answer, ScriptedServer, etag, state_answer, status_answer
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -214,8 +222,29 @@ def test_the_local_records_are_read_oldest_first_since_then(tmp_path: Path) -> N
     assert [(c.time.hour, c.is_paused, c.reason) for c in changes] == [(10, True, "b"), (11, False, None)]
 
 
-def test_no_local_records_is_no_change(tmp_path: Path) -> None:
-    assert local_changes(tmp_path / "absent.jsonl", NOW) == []
+def test_a_records_file_that_is_not_there_is_an_error_naming_where_it_looked(tmp_path: Path) -> None:
+    """Never "no change": a wrong path must not look like a quiet week."""
+    with pytest.raises(RecordsUnreadable, match=str(tmp_path / "absent.jsonl")):
+        local_changes(tmp_path / "absent.jsonl", NOW)
+
+
+def test_the_local_stacks_records_are_read_from_the_stack_itself(server: ScriptedServer) -> None:
+    record = audit_record(True, False, "2026-11-29T10:00:00+00:00", reason="from the stack")
+    server.play(Answer(200, record + "\n", {"Content-Type": "application/x-ndjson"}))
+
+    changes = local_stack_changes(server.url, NOW - timedelta(hours=24))
+
+    assert [(c.is_paused, c.reason) for c in changes] == [(True, "from the stack")]
+    assert [(r.method, r.path) for r in server.received] == [("GET", "/_local/changes")]
+
+
+def test_a_stack_that_does_not_serve_its_records_is_an_error_naming_the_url(server: ScriptedServer) -> None:
+    server.play(Answer(404, "no such route", {}))
+
+    with pytest.raises(
+        RecordsUnreadable, match=r"cannot read the local stack's records at http://127\.0\.0\.1:\d+/_local/changes"
+    ):
+        local_stack_changes(server.url, NOW)
 
 
 class PagedLogs:
@@ -257,19 +286,32 @@ def test_reading_the_audit_log_is_bounded() -> None:
     assert len(logs.calls) == MAX_PAGES
 
 
-def test_history_under_make_run_reads_the_local_records(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_history_under_make_run_reads_the_stacks_records_from_any_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: ScriptedServer
 ) -> None:
-    records = tmp_path / ".local" / "dynamodb" / "changes.jsonl"
-    records.parent.mkdir(parents=True)
+    """The records come from the stack the URL names, whatever the current folder holds."""
     at = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
-    records.write_text(audit_record(True, False, at.isoformat(), reason="trying it", updated_by="local-stack") + "\n")
-    monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "history", "--url", "http://127.0.0.1:3000/scheduler/")
+    record = audit_record(True, False, at.isoformat(), reason="trying it", updated_by="local-stack")
+    server.play(Answer(200, record + "\n", {"Content-Type": "application/x-ndjson"}))
+    monkeypatch.chdir(tmp_path)  # a folder with no .local/ at all
+
+    code, out, err = run(capsys, "history", "--url", server.url)
     assert (code, err) == (0, "")
     assert out.endswith('resumed -> paused  by local-stack via local stack  "trying it"\n')
-    code, out, _ = run(capsys, "--json", "history", "--url", "http://127.0.0.1:3000/scheduler/", "--since", "30m")
+    code, out, _ = run(capsys, "--json", "history", "--url", server.url, "--since", "30m")
     assert (code, json.loads(out)) == (0, [])
+
+
+def test_history_of_a_local_stack_that_is_not_there_says_where_it_looked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run(capsys, "history", "--url", "http://127.0.0.1:1/scheduler/")
+
+    assert (code, out) == (1, "")
+    assert "cannot read the local stack's records at http://127.0.0.1:1/_local/changes" in err
+    assert "no change" not in err
 
 
 def test_history_reads_the_audit_log_with_the_operators_credentials(

@@ -274,3 +274,23 @@ def test_usage_errors_exit_2_with_one_line(local_stack: LocalStack) -> None:
     assert (unknown.returncode, unknown.stdout, unknown.stderr.count("\n")) == (2, "", 1)
     assert (no_target.returncode, no_target.stdout) == (2, "")
     assert no_target.stderr == "scheduler: no target: give --url URL, --stack NAME or set SCHEDULER_URL\n"
+
+
+@pytest.mark.usefixtures("fresh_entry")
+def test_history_from_another_folder_reads_the_stacks_own_records(local_stack: LocalStack, tmp_path: Path) -> None:
+    """The records are the stack's, found through its URL: a folder without .local/ changes nothing."""
+    assert scheduler("pause", "--reason", "read from elsewhere", url=local_stack.url).returncode == 0
+    shown = ""
+    tick = threading.Event()
+    for _ in range(300):  # bounded: the stream feed records the change within a second or two
+        done = subprocess.run(  # noqa: S603 - our own console script
+            [SCHEDULER, "history", "--since", "1h", "--url", local_stack.url],
+            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        shown = done.stdout
+        if "read from elsewhere" in shown:
+            break
+        tick.wait(0.1)
+
+    assert done.returncode == 0, done.stderr
+    assert '"read from elsewhere"' in shown

@@ -47,10 +47,10 @@ from scheduler_client.errors import (
     Unreachable,
 )
 from scheduler_client.history import (
-    LOCAL_CHANGES,
     Change,
     audit_log_changes,
     local_changes,
+    local_stack_changes,
     parse_since,
     since_moment,
 )
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_argument(
         "--local-changes",
         metavar="FILE",
-        help=f"the local stack's records (default for a loopback URL: {LOCAL_CHANGES})",
+        help="a file of the local stack's records (default for a loopback URL: read from the stack itself)",
     )
     history = commands.add_parser("history", parents=[common, changes], help="the switch's changes: who, when, why")
     history.add_argument("--since", default="24h", help="how far back: 30m, 24h (default), 7d")
@@ -501,9 +501,10 @@ def history_command(client: SchedulerClient, arguments: argparse.Namespace) -> i
 
 def read_history(client: SchedulerClient, arguments: argparse.Namespace, since: datetime) -> list[Change]:
     """The audit log's changes (the local stack's records for a loopback URL)."""
-    local = arguments.local_changes
-    if local or (is_loopback(client.url) and not arguments.log_group):
-        return local_changes(Path(local or LOCAL_CHANGES), since)
+    if arguments.local_changes:
+        return local_changes(Path(arguments.local_changes), since)
+    if is_loopback(client.url) and not arguments.log_group:
+        return local_stack_changes(client.url, since, timeout=client.timeout)
     log_group = arguments.log_group
     if not log_group and arguments.stack:
         log_group = outputs_of(arguments).get("PauseChangeAuditLogName")

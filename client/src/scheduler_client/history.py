@@ -2,7 +2,9 @@
 
 On AWS, the audit log group (the stack's ``PauseChangeAuditLogName`` output), read with the operator's own
 credentials (``logs:FilterLogEvents`` on it); under ``make run``, the local stack's copy of the same records,
-``.local/dynamodb/changes.jsonl``. Each record is the EventBridge event the pipe made of one flip.
+which it serves at ``/_local/changes`` (so they are found from any folder; ``.local/dynamodb/changes.jsonl`` in
+its data folder). Records that cannot be read are an error that says where it looked, never "no change". Each
+record is the EventBridge event the pipe made of one flip.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
+from urllib.request import urlopen
 
+from scheduler_client.errors import SchedulerError
 from scheduler_client.state import format_time, parse_iso_time
 from scheduler_contract.actors import via_of
 
-LOCAL_CHANGES = Path(".local") / "dynamodb" / "changes.jsonl"
+LOCAL_RECORDS_PATH = "/_local/changes"  # where the local stack serves its records (local_stack/gateway.py)
 MAX_PAGES = 100  # 10,000 events at most: far beyond any real month of flips, and a bound on the loop
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -107,13 +112,37 @@ def _changes(messages: Iterable[str], since: datetime) -> list[Change]:
     return sorted((change for change in found if change is not None and change.time >= since), key=lambda c: c.time)
 
 
+class RecordsUnreadable(SchedulerError):
+    """The local records could not be read: never taken for "no change"."""
+
+
 def local_changes(path: Path, since: datetime) -> list[Change]:
-    """The local stack's records (make run keeps them in .local/dynamodb/changes.jsonl), oldest first."""
+    """A file of the local stack's records (``--local-changes``), oldest first."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecordsUnreadable(f"cannot read the local records at {path.resolve()}: {_reason(error)}") from None
     return _changes(lines, since)
+
+
+def local_stack_changes(api_url: str, since: datetime, timeout: float = 5.0) -> list[Change]:
+    """The records of the local stack that serves ``api_url``, read from it (whatever the current folder),
+    oldest first."""
+    url = urljoin(api_url, LOCAL_RECORDS_PATH)
+    try:
+        with urlopen(url, timeout=timeout) as answer:  # noqa: S310 - a loopback URL, checked by the caller
+            body: bytes = answer.read()
+    except (OSError, ValueError) as error:
+        raise RecordsUnreadable(f"cannot read the local stack's records at {url}: {_reason(error)}") from None
+    try:
+        return _changes(body.decode("utf-8").splitlines(), since)
+    except UnicodeDecodeError as error:
+        raise RecordsUnreadable(f"the local stack's records at {url} are not text: {error}") from None
+
+
+def _reason(error: Exception) -> str:
+    reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
+    return str(reason)
 
 
 def audit_log_changes(logs: Any, log_group: str, since: datetime, until: datetime | None = None) -> list[Change]:
