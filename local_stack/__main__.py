@@ -126,6 +126,31 @@ class DataPlane:
                 print(f"stopping: {error}", file=sys.stderr)
 
 
+def hold_data_dir(data_dir: Path, port: int) -> Any:
+    """One stack per data folder: an exclusive lock on ``<data dir>/stack.lock``, held while this process lives
+    (the kernel drops it when the process ends, however it ends). A second stack on the folder is refused in one
+    line that names the running one."""
+    import fcntl  # noqa: PLC0415 - POSIX only, and only for `run`
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / "stack.lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        running = lock.read().strip() or "another process"
+        lock.close()
+        raise LocalStackError(
+            f"A local stack already runs on {data_dir} ({running}): stop it (Ctrl-C in its terminal), "
+            "or give this one another folder: DATA_DIR=.local/other make run"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}, http://127.0.0.1:{port}/scheduler/")
+    lock.flush()
+    return lock
+
+
 def run(
     port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | None = None, ws_port: int | None = None
 ) -> int:
@@ -133,6 +158,7 @@ def run(
 
     from local_stack.gateway import create_app  # noqa: PLC0415 - SAM's local gateway only when serving
 
+    held = hold_data_dir(data_dir, port)  # noqa: F841 - kept open (and locked) until the process ends
     listener = _bind(port, "PORT", frozenset(p for p in (mqtt_port, ws_port, dynamodb_port) if p))
     plane = DataPlane(data_dir, mqtt_port, ws_port)
     app = create_app(port, records=data_dir / CHANGES_FILE)

@@ -208,3 +208,20 @@ def test_dynamodb_local_runs_without_telemetry_and_writes_nothing_into_the_proje
     assert b"-disableTelemetry" in arguments
     assert arguments[arguments.index(b"-cors") + 1] == b"http://127.0.0.1"
     assert not (PROJECT_ROOT / "dynamodb-local-metadata.json").exists()
+
+
+def test_a_second_stack_on_the_same_data_folder_is_refused_naming_the_running_one(
+    own_stack: LocalStack, tmp_path: Path
+) -> None:
+    from local_stack.dynamodb_local import free_port
+
+    assert own_stack.process is not None
+    second = local_stack_command(
+        own_stack.data_dir, "run", "--port", str(free_port()), "--mqtt-port", "0", "--mqtt-ws-port", "0"
+    )
+
+    assert second.returncode == 1
+    [line] = second.stderr.strip().splitlines()
+    assert line.startswith(f"error: A local stack already runs on {own_stack.data_dir}")
+    assert f"pid {own_stack.process.pid}, {own_stack.url}" in line
+    assert requests.get(own_stack.url, timeout=10).status_code == 200  # the running one is untouched
