@@ -192,10 +192,15 @@ def run(
             flush=True,
         )
         parent = os.getppid()
+        dead: str | None = None
         try:
-            # Also stop when whoever started us is gone (make killed by a signal it does not forward).
-            while not stop.wait(timeout=1) and os.getppid() == parent:
-                pass
+            # Also stop when whoever started us is gone (make killed by a signal it does not forward), and when
+            # a part of the stack dies: serving on without it would answer every request with an error.
+            while not stop.wait(timeout=SUPERVISE_SECONDS) and os.getppid() == parent:
+                dead = dead_part(database, plane, serving)
+                if dead is not None:
+                    print(f"error: {dead}", file=sys.stderr, flush=True)
+                    break
         finally:
             server.shutdown()
             server.server_close()  # joins request threads
@@ -204,7 +209,44 @@ def run(
             plane.stop()
             (data_dir / "endpoint").unlink(missing_ok=True)
     print("Stopped.", file=sys.stderr, flush=True)
-    return 0
+    return 0 if dead is None else 1
+
+
+SUPERVISE_SECONDS = 0.5  # how often the parts are looked at: a dead one stops the stack within a second
+
+
+def dead_part(database: DynamoDBLocal, plane: DataPlane, serving: threading.Thread) -> str | None:
+    """The first part of the stack found dead, said in one line (its name, pid and exit status, then the last
+    lines of its log); None while every part lives."""
+    for name, process, log in (
+        ("DynamoDB Local", database.process, database.log_path),
+        ("The MQTT broker (Mosquitto)", plane.broker.process, plane.data_dir / "broker" / "broker.log"),
+    ):
+        if process is not None and (code := process.poll()) is not None:
+            return f"{name} (pid {process.pid}) exited ({exit_status(code)}): stopping the local stack.\n" + tail(log)
+    for thread, name in ((serving, "The API gateway"), (plane.serving, "The IoT data-plane stand-in")):
+        if not thread.is_alive():
+            return f"{name} stopped serving: stopping the local stack."
+    if not plane.feed.alive:
+        return "The stream feed (the publisher and the repair) stopped: stopping the local stack."
+    return None
+
+
+def exit_status(code: int) -> str:
+    """A child's exit as people read it: ``killed by SIGKILL``; ``status 143, SIGTERM`` (a JVM's 128 + signal)."""
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"signal {-code}"
+    if code > 128 and code - 128 in signal.valid_signals():
+        return f"status {code}, {signal.Signals(code - 128).name}"
+    return f"status {code}"
+
+
+def tail(log: Path, lines: int = 5) -> str:
+    try:
+        last = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return f"  (no log at {log})"
+    return "\n".join(f"  {log.name}: {line}" for line in last) if last else f"  ({log} is empty)"
 
 
 def invoke(event_path: Path, data_dir: Path, function: str) -> int:

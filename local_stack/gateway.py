@@ -56,14 +56,18 @@ class InProcessRunner:
         request = json.loads(event)
         # SAM's local gateway gives every request the same requestId; API Gateway gives each its own, and the
         # logs' correlation id is it: one per request, so local logs can be followed request by request.
+        request_id = str(uuid.uuid4())
         if isinstance(request.get("requestContext"), dict):
-            request["requestContext"]["requestId"] = str(uuid.uuid4())
+            request["requestContext"]["requestId"] = request_id
         try:
             result = handler(request, LocalContext(function_name=function_identifier))
         except Exception as error:  # Lambda's shape for an unhandled error; SAM's gateway answers 502
             if stderr is not None:
                 stderr.write_str(traceback.format_exc())
             result = {"errorMessage": str(error), "errorType": type(error).__name__}
+        if isinstance(result, dict) and "statusCode" in result:
+            # API Gateway names the request in every answer: the id the function's log lines carry.
+            result["headers"] = {**(result.get("headers") or {}), "x-amzn-RequestId": request_id}
         if stdout is not None:
             stdout.write_str(json.dumps(result))
 

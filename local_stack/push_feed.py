@@ -17,6 +17,7 @@ from typing import Any
 
 logger = logging.getLogger("local_stack.push_feed")
 
+FAILURES_PER_LINE = 100  # 5 s of failed reads at the 50 ms poll
 RECORD_ATTEMPTS = 3
 
 
@@ -55,6 +56,11 @@ class PushFeed:
         self._thread.start()
         return self
 
+    @property
+    def alive(self) -> bool:
+        """True while its thread runs (it ends only when stopped)."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
@@ -62,14 +68,20 @@ class PushFeed:
 
     def _run(self) -> None:
         next_repair = time.monotonic()
+        failures = 0
         while not self._stop.is_set():
             if time.monotonic() >= next_repair:
                 self._safely(self.repair, "the repair")
                 next_repair = time.monotonic() + self.repair_every
             try:
                 self._read_once()
-            except Exception:  # DynamoDB Local going away at shutdown, a shard that closed meanwhile
-                logger.exception("Reading the stream failed; trying again")
+                failures = 0
+            except Exception as error:  # DynamoDB Local going away, a shard that closed meanwhile
+                failures += 1
+                if failures == 1:  # once; then a line now and then, not a page a second
+                    logger.error("Reading the stream failed; trying again: %s", error, exc_info=not unreachable(error))
+                elif failures % FAILURES_PER_LINE == 0:
+                    logger.warning("Reading the stream still fails (%d times in a row): %s", failures, error)
             if self._stop.wait(self.poll_seconds):
                 return
 
@@ -116,5 +128,14 @@ class PushFeed:
     def _safely(action: Callable[[], Any], what: str) -> None:
         try:
             action()
-        except Exception:
-            logger.exception("%s failed", what)
+        except Exception as error:
+            logger.error("%s failed: %s", what, error, exc_info=not unreachable(error))
+
+
+def unreachable(error: BaseException) -> bool:
+    """A part of the stack that does not answer (DynamoDB Local or the broker gone): one line says it all, and
+    the supervisor (local_stack/__main__.py) names the part that died; a trace would only hide that line."""
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError  # noqa: PLC0415
+    from botocore.exceptions import HTTPClientError  # noqa: PLC0415
+
+    return isinstance(error, (OSError, BotocoreConnectionError, HTTPClientError))
