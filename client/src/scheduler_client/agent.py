@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 from scheduler_client import ofrep
 from scheduler_client.state import SchedulerState
 from scheduler_client.watcher import OnState, PushDiverged, Source, WatcherStatus
+from scheduler_contract.message import format_time
 from scheduler_contract.tags import entity_tag_list, opaque_of
 
 logger = logging.getLogger("scheduler_client.agent")
@@ -206,6 +207,7 @@ def scheduler_answer(state: SchedulerState | None, if_none_match: str | None) ->
         headers["ETag"] = state.etag
     if state.last_modified is not None:
         headers["Last-Modified"] = http_date(state.last_modified)
+        headers["Scheduler-Changed-At"] = format_time(state.last_modified)
     if none_match(if_none_match, state.etag):
         return Answer(304, b"", headers)
     return Answer(
@@ -245,6 +247,14 @@ def _handler_for(agent: Agent) -> type[BaseHTTPRequestHandler]:
             if name.startswith("do_"):
                 return self._dispatch
             raise AttributeError(name)
+
+        def finish(self) -> None:
+            """The answer out; then what the reader sent and the agent did not read (a refused body), so that
+            closing does not reset the connection before the reader has the answer."""
+            super().finish()
+            with contextlib.suppress(OSError):
+                self.connection.settimeout(0.05)
+                self.connection.recv(65536)
 
         def handle_one_request(self) -> None:
             """Every request gets an answer, never a traceback; a reader gone away is nobody to answer."""
@@ -425,6 +435,10 @@ class _Server(ThreadingHTTPServer):
         if not self._slots.acquire(blocking=False):
             with contextlib.suppress(OSError):
                 request.sendall(_BUSY)
+                # Read what the reader sent before closing: closing with unread bytes resets the connection,
+                # and the reset can reach the reader before the answer does.
+                request.settimeout(0.2)
+                request.recv(65536)
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)

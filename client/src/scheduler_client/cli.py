@@ -531,17 +531,26 @@ def console_command(client: SchedulerClient, arguments: argparse.Namespace) -> i
     def history(since: datetime) -> list[Change]:
         return read_history(client, arguments, since)
 
-    with Console(client, history=history, port=arguments.port) as served:
+    try:
+        console = Console(client, history=history, port=arguments.port)
+    except OSError as error:
+        raise UsageError(
+            f"cannot serve the console on port {arguments.port}: {error.strerror or error}; "
+            "give another --port, or leave it out for a free one"
+        ) from None
+    with console as served:
         print(served.url, flush=True)
         if arguments.open:
-            import webbrowser  # noqa: PLC0415 - only with --open
-
             # The launcher file, never the URL: a browser's command line is readable by every user of the machine.
             launcher = served.launcher()
-            if webbrowser.open(launcher.as_uri()):
+            if open_in_browser(launcher.as_uri()):
                 print(f"opened in your browser through {launcher} (readable by you only)", flush=True)
             else:
-                print(f"no browser to open here: open {launcher.as_uri()} in yours, or the URL above", flush=True)
+                print(
+                    f"no browser to open here (no display): open {launcher.as_uri()} in a browser on this machine, "
+                    "or the URL above",
+                    flush=True,
+                )
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
             wait_for_ctrl_c()
     return OK
@@ -606,6 +615,19 @@ def configure_agent_logs(log_format: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter("scheduler agent: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def open_in_browser(uri: str) -> bool:
+    """Open ``uri`` in a graphical browser; False when there is none to open it in (no display: a server, an SSH
+    session), where Python's webbrowser would pick a text browser or fail without a word."""
+    import webbrowser  # noqa: PLC0415 - only with --open
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        return webbrowser.open(uri)
+    except webbrowser.Error:
+        return False
 
 
 @dataclass

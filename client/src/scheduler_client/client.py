@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import quote
@@ -29,7 +30,7 @@ from scheduler_client.errors import (
 )
 from scheduler_client.retry import NO_RETRY, Budget, RetryPolicy, is_retryable, parse_retry_after
 from scheduler_client.signing import RequestSigner, is_loopback, resolve_region
-from scheduler_client.state import SchedulerState, StatusView, parse_http_date, same_version
+from scheduler_client.state import SchedulerState, StatusView, parse_http_date, parse_iso_time, same_version
 from scheduler_contract.reasons import reason_problem
 
 # pause()/resume() re-read and retry after a 412 this many times: enough for operators racing each other,
@@ -346,5 +347,17 @@ def _state_of(response: AWSResponse) -> SchedulerState:
     return SchedulerState(
         is_paused=document["is_paused"],
         etag=response.headers.get("ETag"),
-        last_modified=parse_http_date(response.headers.get("Last-Modified")),
+        last_modified=_changed_at(response.headers),
     )
+
+
+MAX_TIME_TEXT = 64  # a time longer than this is no time: it is not parsed
+
+
+def _changed_at(headers: Any) -> datetime | None:
+    """When the write that set this version committed: the service's exact Scheduler-Changed-At (the instant the
+    push message carries too), else Last-Modified, the HTTP validator, which may be a second later."""
+    exact = headers.get("Scheduler-Changed-At")
+    if exact and len(exact) <= MAX_TIME_TEXT and (moment := parse_iso_time(exact)) is not None:
+        return moment
+    return parse_http_date(headers.get("Last-Modified"))

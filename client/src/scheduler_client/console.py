@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from scheduler_client.client import SchedulerClient
-from scheduler_client.errors import PreconditionFailed, SchedulerError
+from scheduler_client.errors import PreconditionFailed, SchedulerError, Unreachable
 from scheduler_client.history import Change
 from scheduler_client.state import format_time
 
@@ -136,6 +136,7 @@ class Console:
             "status": view.to_json(),
             "stage": view.stage or stage_of(self.client.url),
             "api": self.client.url,
+            "signed": self.client.signs,
             "changes": [change.to_json() for change in changes[-HISTORY_SHOWN:][::-1]],
             "history_error": history_error,
         }
@@ -340,7 +341,8 @@ def _handler_for(console: Console) -> type[BaseHTTPRequestHandler]:
             try:
                 status, document = action()
             except SchedulerError as error:
-                status, document = 502, {"outcome": "error", "message": error.message}
+                kind = "unreachable" if isinstance(error, Unreachable) else "refused" if error.status else "failed"
+                status, document = 502, {"outcome": "error", "message": error.message, "kind": kind}
             self._answer(status, document)
 
         def _answer(self, status: int, document: dict[str, Any]) -> None:

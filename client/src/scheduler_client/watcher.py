@@ -520,7 +520,9 @@ class PauseWatcher:
             self._reported_state = state
             if self._core.state is not None:
                 self._ready.set()
-        if state is not None and state != old_state:
+        if state is not None and (
+            old_state is None or (state.etag, state.is_paused) != (old_state.etag, old_state.is_paused)
+        ):
             for state_listener in list(self._state_listeners):
                 _call(state_listener, old_state, state)
         if status != old_status:

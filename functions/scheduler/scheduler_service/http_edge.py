@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scheduler_contract.actors import via_of
+from scheduler_contract.message import format_time
 from scheduler_service import errors, rules, store, validators
 from scheduler_service.observability import logger, record_entry_missing, record_pause_change
 
@@ -250,6 +251,9 @@ def _version_headers(state: store.Entry) -> dict[str, str]:
         headers["Last-Modified"] = validators.format_http_date(last_modified)
     elif state.updated_at:  # an entry written by hand; the ETag still identifies the representation
         logger.warning("updated_at is not an ISO 8601 time", extra={"updated_at": state.updated_at})
+    changed_at = validators.iso_time(state.updated_at)
+    if changed_at is not None:  # the instant people are shown (the CLI, the console): not a validator
+        headers["Scheduler-Changed-At"] = format_time(changed_at)
     return headers
 
 

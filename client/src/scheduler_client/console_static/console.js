@@ -23,6 +23,12 @@ function text(id, value) {
   $(id).textContent = value;
 }
 
+// One time per version everywhere: UTC to the second with its zone, as the CLI prints it (2026-12-03 16:55:23
+// UTC); the reader's own time on hover.
+function utc(moment) {
+  return moment.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
+}
+
 function timeElement(iso) {
   const node = document.createElement("time");
   if (!iso) {
@@ -31,9 +37,20 @@ function timeElement(iso) {
   }
   const moment = new Date(iso);
   node.dateTime = moment.toISOString();
-  node.textContent = moment.toLocaleString();
-  node.title = moment.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
+  node.textContent = utc(moment);
+  node.title = `${moment.toLocaleString()} (your time)`;
   return node;
+}
+
+// What stops the page from showing the switch, at the top, in words a person can act on; null clears it.
+function problem(message) {
+  const node = $("problem");
+  node.hidden = !message;
+  node.textContent = message || "";
+  if (message && !shown) {
+    $("state").className = "state unknown";
+    text("state-word", "UNKNOWN: see above");
+  }
 }
 
 function setTime(id, iso) {
@@ -61,7 +78,7 @@ function render(state) {
   if (shown && shown.etag !== status.etag && status.etag !== announced && typing && !busy) {
     // What the operator was about to flip is no longer what the switch is: never let Enter flip it blindly.
     $("confirm-input").value = "";
-    const when = status.updated_at ? new Date(status.updated_at).toLocaleString() : "an unknown time";
+    const when = status.updated_at ? utc(new Date(status.updated_at)) : "an unknown time";
     outcome("stale", `The switch changed while you typed: by ${status.updated_by || "someone"} at ${when}. Check it, then confirm again.`);
   }
   shown = status;
@@ -72,6 +89,9 @@ function render(state) {
   text("stage", state.stage);
   text("confirm-stage", state.stage);
   text("api", state.api);
+  $("signing").textContent = state.signed
+    ? "signed with your credentials by scheduler console"
+    : "unsigned: the local stack does not check signatures";
   setTime("since", status.updated_at);
   text("by", status.updated_by || "unknown");
   text("via", status.via);
@@ -94,7 +114,7 @@ function render(state) {
   text("flip", `${verb} scheduling`);
   $("flip").disabled = busy;
   renderHistory(state.changes, state.history_error);
-  text("refreshed", new Date().toLocaleTimeString());
+  text("refreshed", utc(new Date()));
 }
 
 function renderHistory(changes, error) {
@@ -136,15 +156,26 @@ function outcome(kind, message) {
 }
 
 async function refresh() {
+  if (!secret) {
+    problem("This page has no key: open the URL that scheduler console printed (or the launcher it wrote), not this address alone.");
+    return;
+  }
   try {
     const { status, body } = await api("/api/state");
     if (status === 200) {
+      problem(null);
       render(body);
+    } else if (status === 403) {
+      problem(`This page's key is not this console's: ${body.message}. Open the URL scheduler console printed last.`);
+    } else if (status === 502 && body.kind === "unreachable") {
+      problem(`The scheduler API does not answer: ${body.message}. The page tries again every ${REFRESH_MS / 1000} s.`);
+    } else if (status === 502 && body.kind === "refused") {
+      problem(`The scheduler API refused the console's request: ${body.message}. Check the credentials scheduler console runs with.`);
     } else {
-      outcome("error", `Cannot read the switch: ${body.message}`);
+      problem(`The switch cannot be read (HTTP ${status}): ${body.message}`);
     }
   } catch (error) {
-    outcome("error", `Cannot reach scheduler console: ${error.message}. Is it still running?`);
+    problem(`scheduler console does not answer (${error.message}): is it still running? Start it again, then open the URL it prints.`);
   }
 }
 
