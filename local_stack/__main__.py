@@ -184,11 +184,9 @@ def run(
             f"Push: {plane.url} (MQTT broker pid {plane.broker.process.pid if plane.broker.process else '?'})\n"
             f"Push over WebSocket: {plane.ws_url}\n"
             f"DynamoDB Local: {database.endpoint_url} (pid {database.process.pid if database.process else '?'}), "
-            f"data in {data_dir}\n"
-            f"  scheduler watch --url {url} --push {plane.url}\n"
-            f"  curl -s {url}\n"
-            f"  curl -si -X PATCH {url} -H 'Content-Type: application/json' -d '{{\"is_paused\": true}}'\n"
-            "Ctrl-C stops it; the data stays for the next run.",
+            f"data in {data_dir}\n\n"
+            + quick_start(url, plane.url)
+            + "Ctrl-C stops it; the data stays for the next run.",
             flush=True,
         )
         parent = os.getppid()
@@ -247,6 +245,22 @@ def tail(log: Path, lines: int = 5) -> str:
     except OSError:
         return f"  (no log at {log})"
     return "\n".join(f"  {log.name}: {line}" for line in last) if last else f"  ({log} is empty)"
+
+
+def quick_start(url: str, push_url: str) -> str:
+    """The README's quick start, for this stack's URLs: commands that work in a new shell."""
+    return (
+        "In a second terminal, from the project folder:\n"
+        "  . .venv/bin/activate\n"
+        f"  export SCHEDULER_URL={url}\n"
+        "  curl -s $SCHEDULER_URL\n"
+        '  scheduler pause --reason "trying it out"\n'
+        "  scheduler status\n"
+        "  scheduler history\n"
+        f"  scheduler watch --push {push_url} &\n"
+        '  scheduler resume --reason "done trying"\n'
+        "  kill %1\n\n"
+    )
 
 
 def invoke(event_path: Path, data_dir: Path, function: str) -> int:

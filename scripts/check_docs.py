@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Tools from outside the project that the README's commands may start with.
 OUTSIDE_TOOLS = frozenset(
-    {"curl", "aws", "jq", "git", "pip", "python", "python3", "cd", "export", "npm", "sam", "bash", "awscurl", "sudo"}
+    {"curl", "aws", "jq", "git", "pip", "python", "python3", "npm", "sam", "bash", "awscurl", "sudo"}
+    | {"cd", "export", ".", "source", "kill"}  # the shell's own builtins
 )
 SKIPPED_DIRS = {
     ".git",
