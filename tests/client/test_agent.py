@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 
-from scheduler_client import PauseWatcher, SchedulerClient
+from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, Unreachable
 from scheduler_client.agent import MAX_WAIT_SECONDS, Agent, none_match, preferred_wait
 from scheduler_client.testing import FakePauseWatcher
 from tests.client.fakes import INCARNATION, UNCHANGED, FakeBroker, MidRandom, ScriptedClient, message, run_until
@@ -437,7 +437,7 @@ def test_health_reports_a_divergence_after_the_error_is_over() -> None:
     """A real watcher: push said running, the verification poll found paused; the API won, and health says so."""
     clock = Clock()
     api = ScriptedClient(
-        __import__("scheduler_client").SchedulerState(True, f'"8.p.{INCARNATION}"', None),
+        SchedulerState(True, f'"8.p.{INCARNATION}"', None),
     )
     broker = FakeBroker(clock)
     broker.retained = message(7, False)
@@ -447,7 +447,7 @@ def test_health_reports_a_divergence_after_the_error_is_over() -> None:
     )  # fmt: skip
     watcher.start(background=False)
     run_until(watcher, clock, watcher.is_paused)
-    clock.now += 5
+    clock.now += 5.12345
 
     with Agent(watcher, port=0) as served:
         health = json.loads(Reader(served)("GET", "/livez")[2])
@@ -456,7 +456,7 @@ def test_health_reports_a_divergence_after_the_error_is_over() -> None:
     assert health["last_divergence"]["detail"] == (
         f'push gave "7.r.{INCARNATION}", the API answers "8.p.{INCARNATION}"'
     )
-    assert health["last_divergence"]["seconds_ago"] == 5.0
+    assert health["last_divergence"]["seconds_ago"] == 5.123  # to the millisecond
 
 
 def test_an_address_that_is_not_an_ip_is_refused(fake: FakePauseWatcher) -> None:
@@ -486,3 +486,157 @@ def test_a_non_loopback_address_is_known_as_such(fake: FakePauseWatcher) -> None
     with Agent(fake, bind="0.0.0.0", port=0) as served:  # noqa: S104 - the test of that very case
         assert not served.loopback
         assert served.url == f"http://0.0.0.0:{served.port}/"
+
+
+# --- exactly what a reader is told ------------------------------------------------------------------------------
+
+
+def test_before_the_first_value_the_text_says_to_retry_and_never_guesses(reader: Reader) -> None:
+    _, headers, body = reader("GET")
+
+    assert body == b"The switch's first value is not known yet: retry shortly (the agent never guesses).\n"
+    assert headers["server"] == "scheduler-agent"
+
+
+def test_a_read_says_how_to_cache_it_and_when_the_switch_changed() -> None:
+    """Push messages carry the write's instant: the agent gives it as the API does, exact and as an HTTP date."""
+    clock = Clock()
+    broker = FakeBroker(clock)
+    broker.retained = json.dumps(
+        {
+            "is_paused": True,
+            "etag": f'"7.p.{INCARNATION}"',
+            "version": 7,
+            "updated_at": "2026-11-29T08:00:00.400+00:00",
+        }
+    ).encode()
+    watcher = PauseWatcher(
+        cast(SchedulerClient, ScriptedClient(UNCHANGED)), "mqtt://127.0.0.1:1883/scheduler-control/prod/pause",
+        clock=clock, rng=MidRandom(), connect=broker.connect, verify_interval=0,
+    )  # fmt: skip
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+    with Agent(watcher, port=0) as served:
+        _, headers, _ = Reader(served)("GET")
+
+    assert headers["cache-control"] == "no-cache"
+    assert headers["last-modified"] == "Sun, 29 Nov 2026 08:00:00 GMT"
+    assert headers["scheduler-changed-at"] == "2026-11-29T08:00:00.400+00:00"
+
+
+def test_after_a_304_and_a_204_the_kept_alive_connection_still_answers(fake: FakePauseWatcher, reader: Reader) -> None:
+    """Neither carries a body: a stray byte would corrupt the next answer on the connection."""
+    fake.set_paused(True)
+
+    assert reader("GET", If_None_Match=tag_of(fake))[0] == 304
+    assert reader("GET")[0] == 200
+    assert reader("OPTIONS")[0] == 204
+    assert reader("GET")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "text"),
+    [
+        (
+            b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"Send the body with a Content-Length (a chunked body is not read).\n",
+        ),
+        (
+            b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nContent-Length: \xb2\r\n\r\n",  # a digit, but not 0-9
+            b"Content-Length is not one number.\n",
+        ),
+        (
+            b"GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"No such resource: the agent serves /scheduler/, /healthz, /livez and OFREP.\n",
+        ),
+        (
+            b"PUT /scheduler/ HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+            b"The agent is read-only: /scheduler/ answers GET, HEAD. Change the switch through the API.\n",
+        ),
+    ],
+    ids=["chunked", "superscript-length", "unknown-path", "write"],
+)
+def test_each_refusal_says_exactly_what_is_wrong(agent: Agent, request_bytes: bytes, text: bytes) -> None:
+    head, _, body = raw(agent, request_bytes).partition(b"\r\n\r\n")
+
+    assert b"\r\nContent-Type: text/plain; charset=utf-8\r\n" in head
+    assert body == text
+
+
+def test_a_request_line_it_cannot_read_is_told_its_status_and_why(agent: Agent) -> None:
+    head, _, body = raw(agent, b"GARBAGE\r\n\r\n").partition(b"\r\n\r\n")
+
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"\r\nContent-Type: text/plain; charset=utf-8\r\n" in head
+    assert body.startswith(b"400 Bad request syntax")
+
+
+def test_a_failure_inside_the_agent_is_a_500_that_leaks_nothing_and_is_logged(
+    fake: FakePauseWatcher,
+    agent: Agent,
+    reader: Reader,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(agent, "health", broken)
+
+    status, _, body = reader("GET", "/healthz")
+
+    assert (status, body) == (500, b"The agent failed to answer this request: its log says why.\n")
+    assert "secret detail" in caplog.text
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_its_idle_time(fake: FakePauseWatcher) -> None:
+    fake.set_paused(True)
+    with (
+        Agent(fake, port=0, idle_seconds=0.2) as served,
+        socket.create_connection(("127.0.0.1", served.port), 5) as idle,
+    ):
+        idle.sendall(b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\n\r\n")
+        answered = idle.recv(65536)
+        rest = b""
+        while chunk := idle.recv(65536):  # ends when the agent closes it; the socket's own 5 s bound the wait
+            rest += chunk
+
+    assert answered.startswith(b"HTTP/1.1 200 ")
+    assert rest == b""
+
+
+def test_every_held_reader_is_counted(fake: FakePauseWatcher, agent: Agent) -> None:
+    fake.set_paused(True)
+    tag = tag_of(fake)
+    held = [
+        threading.Thread(target=lambda: Reader(agent)("GET", If_None_Match=tag, Prefer="wait=30")) for _ in range(2)
+    ]
+    for thread in held:
+        thread.start()
+
+    until(lambda: agent.waiting == 2, "both readers were not held")
+    fake.set_paused(False)
+    for thread in held:
+        thread.join(10)
+    assert agent.waiting == 0
+
+
+def test_health_names_the_last_error_by_its_kind_and_text() -> None:
+    clock = Clock()
+    api = ScriptedClient(Unreachable("GET: no answer"))
+    watcher = PauseWatcher(cast(SchedulerClient, api), clock=clock, rng=MidRandom())
+    watcher.poll()
+    with Agent(watcher, port=0) as served:
+        health = json.loads(Reader(served)("GET", "/livez")[2])
+
+    assert health["last_error"] == "Unreachable: GET: no answer"
+
+
+@pytest.mark.parametrize(
+    ("values", "seconds"),
+    [(["wait==5, wait=7"], None), (["wait=9999999999"], 60.0)],
+    ids=["the-first-wait-counts-even-unreadable", "ten-digits-read"],
+)
+def test_prefer_wait_edges(values: list[str], seconds: float | None) -> None:
+    """RFC 7240: only a preference's first instance counts; a number of up to ten digits is read, then capped."""
+    assert preferred_wait(values) == seconds

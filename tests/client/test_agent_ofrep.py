@@ -253,3 +253,85 @@ def test_through_the_sdk_another_key_is_flag_not_found(fake: FakePauseWatcher, o
     details = openfeature_client.get_boolean_details("checkout.enabled", True)
 
     assert (details.value, details.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
+
+
+# --- exactly what a provider is told --------------------------------------------------------------------------------
+
+NOT_READY = "the switch's first value is not known yet: retry shortly (the agent never guesses)"
+
+
+def test_not_ready_names_the_flag_asked_for_and_bulk_names_none(reader: Reader) -> None:
+    single = post(reader, SINGLE)[2]
+    every = post(reader, BULK)[2]
+
+    assert single == {"key": DEFAULT_FLAG_KEY, "errorCode": "GENERAL", "errorDetails": NOT_READY}
+    assert every == {"errorCode": "GENERAL", "errorDetails": NOT_READY}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "document"),
+    [
+        (
+            "/ofrep/v1/evaluate/flags/checkout.enabled",
+            b"{}",
+            {
+                "key": "checkout.enabled",
+                "errorCode": "FLAG_NOT_FOUND",
+                "errorDetails": "no flag 'checkout.enabled': this agent serves one",
+            },
+        ),
+        (
+            SINGLE,
+            b"[]",
+            {
+                "key": DEFAULT_FLAG_KEY,
+                "errorCode": "PARSE_ERROR",
+                "errorDetails": "the body is a JSON object, with an optional context: {} will do",
+            },
+        ),
+        (
+            SINGLE,
+            b'{"context": 7}',
+            {"key": DEFAULT_FLAG_KEY, "errorCode": "INVALID_CONTEXT", "errorDetails": "context is a JSON object"},
+        ),
+        (
+            BULK,
+            b"[]",
+            {
+                "errorCode": "PARSE_ERROR",
+                "errorDetails": "the body is a JSON object, with an optional context: {} will do",
+            },
+        ),
+    ],
+    ids=["unknown-key", "not-an-object", "context-not-an-object", "bulk-not-an-object"],
+)
+def test_each_failure_document_is_exactly_the_protocols(
+    fake: FakePauseWatcher, reader: Reader, path: str, body: bytes, document: dict[str, Any]
+) -> None:
+    fake.set_paused(True)
+    assert post(reader, path, body)[2] == document
+
+
+def test_a_chunked_bulk_request_is_refused_in_the_protocols_form(fake: FakePauseWatcher, agent: Agent) -> None:
+    from tests.client.test_agent import raw
+
+    fake.set_paused(True)
+    head, _, body = raw(
+        agent,
+        b"POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    ).partition(b"\r\n\r\n")
+
+    assert head.startswith(b"HTTP/1.1 411 ")
+    assert json.loads(body) == {
+        "errorCode": "PARSE_ERROR",
+        "errorDetails": "send the body with a Content-Length (a chunked body is not read)",
+    }
+
+
+def test_a_bulk_304_names_the_tag_it_holds(fake: FakePauseWatcher, reader: Reader) -> None:
+    fake.set_paused(True)
+    tag = post(reader, BULK)[1]["etag"]
+
+    status, headers, _ = post(reader, BULK, If_None_Match=tag)
+
+    assert (status, headers["etag"]) == (304, tag)
