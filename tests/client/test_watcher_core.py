@@ -484,3 +484,7 @@ def test_the_next_poll_is_capped_to_what_fail_closed_allows_even_under_a_second(
 
     assert watcher.schedule_poll(59.0, 10.0, request_timeout=0.5) == pytest.approx(0.5)
     assert watcher.schedule_poll(59.6, 10.0, request_timeout=0.5) == 10.0  # too late to answer in time anyway
+
+
+def test_a_new_watcher_has_seen_no_divergence() -> None:
+    assert core().last_divergence is None
