@@ -20,12 +20,13 @@ help:  ## list the targets
 # Two layers in one venv: what serving needs (requirements-run.txt: `make run`), then the development toolchain
 # on top (requirements-dev.txt: `make dev`, which `make test` and the other development targets call). A change of
 # the serving pins makes the venv again; the toolchain is then installed again on top when next needed.
+# --no-compile: Python compiles only the modules serving imports, on first use, not all of SAM CLI's and moto's.
 $(VENV)/.run-installed: requirements-run.txt functions/scheduler/requirements.txt functions/scheduler/pyproject.toml client/pyproject.toml scripts/find-python
 	@echo "Installing what the local stack needs into $(VENV)/ ..." >&2
 	@{ rm -rf $(VENV) && \
 	  "$$(scripts/find-python)" -m venv $(VENV) && \
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip && \
-	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-run.txt; } >&2
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements-run.txt; } >&2
 	@touch $@
 
 $(VENV)/.installed: $(VENV)/.run-installed requirements-dev.txt
