@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 
 from scheduler_client import SchedulerClient
 from scheduler_client.console import SECRET_HEADER, Console, stage_of
+from scheduler_client.errors import SchedulerError
 from scheduler_client.history import Change
 from tests.client.conftest import Answer, ScriptedServer, etag, state_answer, status_answer
 
@@ -197,24 +198,40 @@ def test_an_unreachable_api_is_a_502_that_says_so(console: Console, server: Scri
 # --- who may use it ----------------------------------------------------------------------------------------
 
 
+def stop(console: Console) -> None:
+    """Stop the console once every request it was handling has finished, so that what it sent upstream can no
+    longer change: server_close() joins the handlers' threads, which it tracks only when they are not daemons
+    (the console makes them daemons, so that Ctrl-C never waits on a browser; the tests that stop it say not)."""
+    console.server.shutdown()
+    console.server.server_close()
+
+
+NOT_THIS_SECRET = "not this console's secret: open the URL scheduler console printed"
+NOT_THIS_PAGE = "not from this console's page"
+
+
 @pytest.mark.parametrize(
-    "refused",
+    ("refused", "says"),
     [
-        {"secret": None},
-        {"secret": "guessed"},
-        {"origin": "http://evil.example"},
-        {"origin": "http://127.0.0.1:1"},  # another page on this machine
-        {"host": "evil.example"},  # DNS rebinding: a name that resolves to 127.0.0.1
-        {"Sec-Fetch-Site": "cross-site"},
+        ({"secret": None}, NOT_THIS_SECRET),
+        ({"secret": "guessed"}, NOT_THIS_SECRET),
+        ({"origin": "http://evil.example"}, NOT_THIS_PAGE),
+        ({"origin": "http://127.0.0.1:1"}, NOT_THIS_PAGE),  # another page on this machine
+        ({"host": "evil.example"}, "this page answers to 127.0.0.1 only"),  # DNS rebinding
+        ({"Sec-Fetch-Site": "cross-site"}, NOT_THIS_PAGE),
+        ({"Sec-Fetch-Site": "same-site"}, NOT_THIS_PAGE),  # another port or subdomain of the same site
     ],
-    ids=["no secret", "wrong secret", "other origin", "other local port", "other host", "cross-site fetch"],
+    ids=["no secret", "wrong secret", "other origin", "other local port", "other host", "cross-site", "same-site"],
 )
 def test_no_other_page_user_or_process_may_read_or_change(
-    server: ScriptedServer, console: Console, refused: dict[str, Any]
+    server: ScriptedServer, console: Console, refused: dict[str, Any], says: str
 ) -> None:
+    console.server.daemon_threads = False  # so that stop() waits for each request's handler
     server.play(status_answer(False, 7))
-    assert request(console, "GET", "/api/state", **refused)[0] == 403
-    assert switch(console, PAUSE, **refused)[0] == 403
+    status, _, body = request(console, "GET", "/api/state", **refused)
+    assert (status, json.loads(body)) == (403, {"outcome": "refused", "message": says})
+    assert switch(console, PAUSE, **refused) == (403, {"outcome": "refused", "message": says})
+    stop(console)
     assert server.received == []
 
 
@@ -236,6 +253,115 @@ def test_a_change_is_a_json_request_only(server: ScriptedServer, console: Consol
     assert server.received == []
 
 
+# --- what real browsers send -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none", None], ids=["same-origin", "typed-or-bookmarked", "absent"])
+def test_the_pages_own_reads_are_served_without_an_origin_whatever_fetch_metadata_says(
+    server: ScriptedServer, console: Console, site: str | None
+) -> None:
+    # A same-origin GET carries no Origin header in Chromium, Firefox or Safari.
+    server.play(status_answer(True, 7))
+    headers = {} if site is None else {"Sec-Fetch-Site": site}
+    status, _, body = request(console, "GET", "/api/state", origin=None, **headers)
+    assert (status, json.loads(body)["status"]["is_paused"]) == (200, True)
+
+
+def test_a_change_from_the_page_as_a_browser_sends_it_is_written(server: ScriptedServer, console: Console) -> None:
+    # What fetch() sends for the page's POST: Origin, Sec-Fetch-Site same-origin, a JSON type with its charset.
+    server.play(status_answer(False, 7), state_answer(True, 8, status=201))
+    status, document = switch(
+        console, PAUSE, **{"Sec-Fetch-Site": "same-origin", "Content-Type": "application/json; charset=UTF-8"}
+    )
+    assert (status, document["outcome"]) == (200, "written")
+    assert writes(server) == ["PATCH"]
+
+
+def test_a_body_of_exactly_4_kb_is_read_and_one_byte_more_is_refused(server: ScriptedServer, console: Console) -> None:
+    document = json.dumps(PAUSE).encode()
+    at_the_bound = document + b" " * (4096 - len(document))  # JSON allows trailing whitespace
+    server.play(status_answer(False, 7), state_answer(True, 8, status=201))
+    status, _, _ = request(console, "POST", "/api/switch", at_the_bound + b" ", **{"Content-Type": "application/json"})
+    assert status == 400
+    assert server.received == []
+    status, _, body = request(console, "POST", "/api/switch", at_the_bound, **{"Content-Type": "application/json"})
+    assert (status, json.loads(body)["outcome"]) == (200, "written")
+    assert writes(server) == ["PATCH"]
+
+
+def test_a_resume_says_resumed(server: ScriptedServer, console: Console) -> None:
+    server.play(status_answer(True, 7), state_answer(False, 8, status=201))
+    status, document = switch(console, {**PAUSE, "is_paused": False, "if_match": etag(7, True), "reason": "done"})
+    assert status == 200
+    assert document["message"].startswith("now resumed (version 8, since ")
+
+
+@pytest.mark.parametrize("sign", [False, True], ids=["unsigned-like-the-local-stack", "signed"])
+def test_the_state_names_the_api_it_reads_and_whether_it_signs(
+    server: ScriptedServer, sign: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    client = SchedulerClient(server.url, timeout=2.0, sign=sign, region="eu-west-1")
+    with Console(client, history=lambda since: []) as console:
+        server.play(status_answer(False, 7))
+        document = json.loads(request(console, "GET", "/api/state")[2])
+    assert (document["api"], document["signed"]) == (server.url, sign)
+    assert ("authorization" in server.received[0].headers) is sign
+
+
+def test_the_last_ten_changes_of_the_week_are_shown_newest_first(
+    server: ScriptedServer, clock: Clock, history_reads: list[datetime]
+) -> None:
+    week = [
+        Change(datetime(2026, 11, 29, 8, minute, tzinfo=UTC), minute % 2 == 1, minute % 2 == 0, minute, "a", None, "p")
+        for minute in range(1, 13)
+    ]  # oldest first, as the history reads them
+
+    def history(since: datetime) -> list[Change]:
+        history_reads.append(since)
+        return week
+
+    before = datetime.now(UTC)
+    with Console(SchedulerClient(server.url, timeout=2.0), history=history, clock=clock) as console:
+        server.play(status_answer(False, 12, updated_at="2026-11-29T08:12:00+00:00"))
+        document = json.loads(request(console, "GET", "/api/state")[2])
+    after = datetime.now(UTC)
+    assert [change["version"] for change in document["changes"]] == [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]
+    assert before - timedelta(days=7) <= history_reads[0] <= after - timedelta(days=7)
+
+
+def test_an_empty_week_is_shown_and_read_again_only_when_due(
+    server: ScriptedServer, clock: Clock, history_reads: list[datetime]
+) -> None:
+    def history(since: datetime) -> list[Change]:
+        history_reads.append(since)
+        return []
+
+    with Console(SchedulerClient(server.url, timeout=2.0), history=history, clock=clock) as console:
+        answers = []
+        # No change in the week shows the entry's: catching up, read again every 2 s (and never a crash).
+        for moment in (0.0, 1.0, 2.0):
+            clock.now = moment
+            server.play(status_answer(False, 7))
+            status, _, body = request(console, "GET", "/api/state")
+            answers.append((status, json.loads(body)["changes"], json.loads(body)["history_error"]))
+    assert answers == [(200, [], None)] * 3
+    assert len(history_reads) == 2  # at 0 s and at 2 s
+
+
+def test_a_history_that_cannot_be_read_is_said_beside_the_switch(server: ScriptedServer, clock: Clock) -> None:
+    def history(since: datetime) -> list[Change]:
+        raise SchedulerError("the audit log cannot be read: AccessDeniedException")
+
+    with Console(SchedulerClient(server.url, timeout=2.0), history=history, clock=clock) as console:
+        server.play(status_answer(True, 7))
+        status, _, body = request(console, "GET", "/api/state")
+    document = json.loads(body)
+    assert (status, document["status"]["is_paused"], document["changes"]) == (200, True, [])
+    assert document["history_error"] == "the audit log cannot be read: AccessDeniedException"
+
+
 # --- changing the switch -----------------------------------------------------------------------------------
 
 
@@ -243,7 +369,7 @@ def test_a_change_names_the_stage_the_reason_and_the_etag_shown(server: Scripted
     server.play(status_answer(False, 7), state_answer(True, 8, status=201))
     status, document = switch(console, PAUSE)
     assert (status, document["outcome"], document["etag"]) == (200, "written", etag(8, True))
-    assert document["message"].startswith("paused: paused (version 8")
+    assert document["message"].startswith("now paused (version 8, since ")
     patch = server.received[-1]
     assert patch.method == "PATCH"
     assert json.loads(patch.body) == {"is_paused": True}

@@ -323,12 +323,27 @@ def test_the_thread_is_named_a_daemon_and_stop_waits_at_most_its_timeout() -> No
     with pytest.raises(RuntimeError, match=r"^this watcher is already started$"):
         watcher.start()
 
-    watcher.stop(timeout=0.05)  # a poll hangs: stop returns anyway
+    stopped = threading.Event()
+    threading.Thread(target=lambda: (watcher.stop(timeout=0.05), stopped.set()), daemon=True).start()
 
+    assert stopped.wait(10)  # a poll hangs for 30 s: stop returns anyway, after its own timeout
     assert thread.is_alive()
+    assert watcher._thread is thread  # not forgotten while it runs: start() still refuses
     client.release.set()
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_stop_without_a_timeout_returns_once_the_thread_has_ended() -> None:
+    watcher = PauseWatcher(cast(SchedulerClient, ScriptedClient(RESUMED_8)), interval=3600).start()
+    thread = watcher._thread
+    assert thread is not None
+    assert watcher.wait_ready(10)
+
+    watcher.stop()  # the thread sleeps until the next poll, an hour away: stop wakes it and waits for its end
+
+    assert not thread.is_alive()
+    assert watcher._thread is None
 
 
 # --- fail closed schedules its polls in time ---------------------------------------------------------------

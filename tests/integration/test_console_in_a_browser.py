@@ -190,7 +190,7 @@ def test_a_flip_from_the_page_is_what_the_cli_and_the_status_view_read(
 
     flip_from_the_page(page, "incident 4711: queue backlog")
 
-    expect(page.locator("#outcome")).to_contain_text("paused: paused (version 2", timeout=WAIT_MS)
+    expect(page.locator("#outcome")).to_contain_text("now paused (version 2", timeout=WAIT_MS)
     expect(page.locator("#state-word")).to_have_text("PAUSED: scheduling is stopped", timeout=WAIT_MS)
     view = status_view(local_stack)
     assert (view["is_paused"], view["version"], view["reason"]) == (True, 2, "incident 4711: queue backlog")
@@ -325,7 +325,7 @@ def test_the_keyboard_alone_can_do_the_whole_flow(page: Any, console: ConsolePro
 
     expect(page.locator("#state-word")).to_have_text("PAUSED: scheduling is stopped", timeout=WAIT_MS)
     assert status_view(local_stack)["reason"] == "keyboard only"
-    expect(page.locator("#outcome")).to_contain_text("paused: paused")
+    expect(page.locator("#outcome")).to_contain_text("now paused (")
 
 
 def test_a_change_elsewhere_while_typing_clears_the_confirmation(

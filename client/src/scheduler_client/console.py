@@ -168,8 +168,7 @@ class Console:
                 "message": f"changed by {now.updated_by or 'someone'} at {when}, reload",
                 "status": now.to_json(),
             }
-        word = "paused" if state.is_paused else "resumed"
-        return 200, {"outcome": "written", "message": f"{word}: {state.describe()}", "etag": state.etag}
+        return 200, {"outcome": "written", "message": f"now {state.describe()}", "etag": state.etag}
 
     def _changes(self, etag: str | None, updated_at: datetime | None) -> tuple[list[Change], str | None]:
         """The last week's changes: read again when the switch changed (and until they show it), or every half
