@@ -263,7 +263,7 @@ def test_the_pages_own_reads_are_served_without_an_origin_whatever_fetch_metadat
     # A same-origin GET carries no Origin header in Chromium, Firefox or Safari.
     server.play(status_answer(True, 7))
     headers = {} if site is None else {"Sec-Fetch-Site": site}
-    status, _, body = request(console, "GET", "/api/state", origin=None, **headers)
+    status, _, body = request(console, "GET", "/api/state", None, origin=None, **headers)
     assert (status, json.loads(body)["status"]["is_paused"]) == (200, True)
 
 

@@ -324,7 +324,12 @@ def test_the_thread_is_named_a_daemon_and_stop_waits_at_most_its_timeout() -> No
         watcher.start()
 
     stopped = threading.Event()
-    threading.Thread(target=lambda: (watcher.stop(timeout=0.05), stopped.set()), daemon=True).start()
+
+    def stop() -> None:
+        watcher.stop(timeout=0.05)
+        stopped.set()
+
+    threading.Thread(target=stop, daemon=True).start()
 
     assert stopped.wait(10)  # a poll hangs for 30 s: stop returns anyway, after its own timeout
     assert thread.is_alive()
