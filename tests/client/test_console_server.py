@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -433,41 +428,6 @@ def test_a_stale_page_is_told_who_changed_it_and_when_never_flips(server: Script
 )
 def test_the_stage_comes_from_the_url_when_the_view_does_not_say(url: str, stage: str) -> None:
     assert stage_of(url) == stage
-
-
-# --- the command -------------------------------------------------------------------------------------------
-
-
-def test_the_command_prints_its_url_first_and_ctrl_c_stops_it(server: ScriptedServer) -> None:
-    server.play(status_answer(False, 7))
-    import scheduler_client
-
-    # The package these tests import, wherever it is (an editable install, or a mutation run's staged copy).
-    package_root = str(Path(scheduler_client.__file__).parent.parent)
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "scheduler_client", "console", "--url", server.url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))},
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        assert "/#secret=" in url
-        port = int(url.split(":")[2].split("/")[0])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        connection.request("GET", "/")
-        assert connection.getresponse().status == 200
-        connection.close()
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
-    finally:
-        process.kill()
-        process.wait()
-    with pytest.raises(ConnectionRefusedError):
-        http.client.HTTPConnection("127.0.0.1", port, timeout=5).request("GET", "/")
 
 
 # --- opening the page without the secret on any command line ------------------------------------------------
