@@ -7,7 +7,17 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from scheduler_client import SchedulerState
-from scheduler_client.state import flipped_tag, format_time, opaque_tag, parse_http_date, same_version, version_of
+from scheduler_client.state import (
+    StatusView,
+    Window,
+    flipped_tag,
+    format_time,
+    opaque_tag,
+    parse_http_date,
+    parse_iso_time,
+    same_version,
+    version_of,
+)
 
 EIGHT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -107,3 +117,76 @@ def test_the_version_a_tag_names(etag: str | None, version: int | None) -> None:
 )
 def test_the_flipped_tag_is_the_same_version_with_the_other_value(etag: str | None, flipped: str | None) -> None:
     assert flipped_tag(etag) == flipped
+
+
+@pytest.mark.parametrize(
+    ("value", "moment"),
+    [
+        ("2026-11-29T08:00:00+00:00", EIGHT),
+        ("2026-11-29T10:00:00+02:00", EIGHT),  # the offset is applied, not dropped
+        ("2026-11-29T01:00:00-07:00", EIGHT),
+        ("2026-11-29T08:00:00", EIGHT),  # no zone: taken as UTC
+        ("9999-12-31T23:59:59-23:59", None),  # past the calendar's end once in UTC
+        ("0001-01-01T00:00:00+23:59", None),  # before its start
+        ("2026-11-29T08:00:00+00:00" + " " * 64, None),  # too long to be a time: not parsed at all
+        ("yesterday", None),
+    ],
+    ids=["utc", "east", "west", "no-zone", "past-the-end", "before-the-start", "too-long", "not-a-time"],
+)
+def test_iso_times_become_utc_and_what_is_no_time_is_none(value: str, moment: datetime | None) -> None:
+    parsed = parse_iso_time(value)
+    assert parsed == moment
+    if parsed is not None:
+        assert parsed.utcoffset() == timedelta(0)
+
+
+def test_the_status_view_reads_its_times_in_utc_and_its_windows_whole() -> None:
+    state = SchedulerState(True, '"7.p.mk3x0a9z7q2c"', EIGHT)
+    view = StatusView.from_document(
+        state,
+        {
+            "updated_at": "2026-11-29T10:00:00+02:00",
+            "updated_by": "alice",
+            "via": "state machine",
+            "reason": "release",
+            "windows": [
+                {
+                    "name": "release-42",
+                    "execution": "arn:aws:states:eu-west-1:1:execution:w:r42",
+                    "until": "2026-11-29T12:30:00+02:00",
+                },
+                {"name": "open-ended", "execution": "arn:aws:states:eu-west-1:1:execution:w:oe", "until": None},
+                "not a window",
+            ],
+            "stage": "prod",
+        },
+    )
+    assert view.updated_at == EIGHT
+    assert view.windows == (
+        Window("release-42", "arn:aws:states:eu-west-1:1:execution:w:r42", datetime(2026, 11, 29, 10, 30, tzinfo=UTC)),
+        Window("open-ended", "arn:aws:states:eu-west-1:1:execution:w:oe", None),
+    )
+    assert view.to_json()["windows"] == [
+        {
+            "name": "release-42",
+            "execution": "arn:aws:states:eu-west-1:1:execution:w:r42",
+            "until": "2026-11-29T10:30:00+00:00",
+        },
+        {"name": "open-ended", "execution": "arn:aws:states:eu-west-1:1:execution:w:oe", "until": None},
+    ]
+    assert view.describe().splitlines() == [
+        "paused (version 7, since 2026-11-29 08:00:00 UTC)",
+        "changed by alice via state machine, at 2026-11-29 08:00:00 UTC",
+        "reason: release",
+        "held by maintenance window release-42 until 2026-11-29 10:30:00 UTC",
+        "held by maintenance window open-ended until ?",
+    ]
+
+
+def test_a_status_view_with_a_hand_edited_time_past_the_calendar_says_it_does_not_know_when() -> None:
+    view = StatusView.from_document(
+        SchedulerState(True, '"7.p.mk3x0a9z7q2c"', None), {"updated_at": "9999-12-31T23:59:59-23:59", "via": "api"}
+    )
+    assert view.updated_at is None
+    assert view.to_json()["updated_at"] is None
+    assert "changed by unknown via api, at an unknown time" in view.describe()

@@ -351,13 +351,10 @@ def _state_of(response: AWSResponse) -> SchedulerState:
     )
 
 
-MAX_TIME_TEXT = 64  # a time longer than this is no time: it is not parsed
-
-
 def _changed_at(headers: Any) -> datetime | None:
     """When the write that set this version committed: the service's exact Scheduler-Changed-At (the instant the
     push message carries too), else Last-Modified, the HTTP validator, which may be a second later."""
     exact = headers.get("Scheduler-Changed-At")
-    if exact and len(exact) <= MAX_TIME_TEXT and (moment := parse_iso_time(exact)) is not None:
+    if exact and (moment := parse_iso_time(exact)) is not None:  # capped and checked there
         return moment
     return parse_http_date(headers.get("Last-Modified"))

@@ -163,13 +163,20 @@ def parse_http_date(value: str | None) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+# The longest ISO 8601 time the service writes or a person could mean (with microseconds and an offset): 32.
+MAX_ISO_TIME_LENGTH = 64
+
+
 def parse_iso_time(value: str) -> datetime | None:
-    """An ISO 8601 time (the retained message's ``updated_at``) as an aware UTC time; None if malformed."""
+    """An ISO 8601 time (the status view's ``updated_at``, a window's end) as an aware UTC time; None if malformed,
+    too long, or past the calendar once in UTC (``9999-12-31T23:59:59-23:59``): the node never trusts its input."""
+    if len(value) > MAX_ISO_TIME_LENGTH:
+        return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def format_time(moment: datetime) -> str:
