@@ -15,7 +15,7 @@ import paho.mqtt.publish
 import pytest
 
 from local_stack.broker import LocalBroker
-from scheduler_client import PauseWatcher, SchedulerClient, WatcherStatus
+from scheduler_client import PauseWatcher, SchedulerClient, WatcherStatus, push
 from scheduler_client.push import PushConnection, PushEvents, parse_push_url
 
 WAIT = 20.0  # seconds any one step may take on a slow machine; a passing run takes milliseconds
@@ -156,16 +156,50 @@ def test_a_watcher_in_a_process_with_many_files_open_is_subscribed_by_push(broke
         assert watcher.status is WatcherStatus.SUBSCRIBED
 
 
-def test_close_from_another_thread_ends_a_long_wait_and_leaves_no_descriptor(broker: LocalBroker) -> None:
+@pytest.fixture
+def polling(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once a loop() has gone into its wait for I/O (so that a close() comes while it waits, not before)."""
+    entered = threading.Event()
+    real = push.wait_for_io
+
+    def watched(reads: list[int], writes: list[int], timeout: float) -> tuple[set[int], set[int]]:
+        entered.set()
+        return real(reads, writes, timeout)
+
+    monkeypatch.setattr(push, "wait_for_io", watched)
+    return entered
+
+
+def test_close_from_another_thread_ends_a_long_wait_and_leaves_no_descriptor(
+    broker: LocalBroker, polling: threading.Event
+) -> None:
     before = open_descriptors()
     connection, recorder = subscribed(broker.url(TOPIC), "scheduler-control-test-node-3")
     ended: list[str] = []
     waiting = loop_in_a_thread(connection, ended)  # an hour, unless close() wakes it
+    assert polling.wait(WAIT)
     connection.close()
     waiting.join(WAIT)
     assert ended == ["returned"]  # woken, and without an error
     assert recorder.lost == []  # a close is no loss
     assert open_descriptors() == before
+
+
+def test_the_wake_alone_ends_the_wait_of_a_connection_that_stays_silent(
+    broker: LocalBroker, polling: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Here close() says nothing to the broker, so the broker never closes the socket: only the wake can end the
+    # hour-long wait (as with a broker that has stopped answering, or a network that drops the goodbye).
+    connection, recorder = subscribed(broker.url(TOPIC), "scheduler-control-test-node-7")
+    monkeypatch.setattr(connection._mqtt, "disconnect", lambda *args, **kwargs: None)
+    ended: list[str] = []
+    waiting = loop_in_a_thread(connection, ended)
+    assert polling.wait(WAIT)
+    connection.close()
+    waiting.join(WAIT)
+    connection.abandon()  # the socket the silent close left open
+    assert ended == ["returned"]
+    assert recorder.lost == []
 
 
 def test_a_connection_closed_while_no_loop_waits_leaves_no_descriptor(broker: LocalBroker) -> None:

@@ -150,12 +150,6 @@ def wait_for_io(readers: list[int], writers: list[int], timeout: float) -> tuple
     return readable, writable
 
 
-def _drain(wake: socket.socket) -> None:
-    with contextlib.suppress(BlockingIOError):  # nothing more to read
-        while wake.recv(4096):
-            pass
-
-
 class PushRefused(ConnectionError):
     """The broker refused this node (credentials, authorisation): retried slowly, and logged loudly."""
 
@@ -263,8 +257,8 @@ class PushConnection:
         readable, writable = wait_for_io(
             [fd, wake_fd], [fd] if self._mqtt.want_write() else [], 0.0 if pending else timeout
         )
-        if wake_fd in readable:
-            _drain(wake)
+        # A wake (close() from another thread) needs no reading: the loop returns, sees the connection closed and
+        # releases the pair; no loop() runs on it again.
         result = mqtt.MQTT_ERR_SUCCESS
         if fd in readable or pending:
             result = self._mqtt.loop_read()
