@@ -379,6 +379,7 @@ def test_a_change_names_the_stage_the_reason_and_the_etag_shown(server: Scripted
         ({"reason": "  "}, "say why: a reason is required"),
         ({"reason": None}, "say why: a reason is required"),
         ({"if_match": None}, "if_match (the ETag the page shows)"),
+        ({"if_match": ""}, "if_match (the ETag the page shows)"),  # never an empty If-Match: a blind flip
         ({"is_paused": "true"}, "is_paused (true or false)"),
         ({"extra": 1}, "unexpected fields: extra"),
         ({"reason": "two\nlines"}, "holds a control character"),
