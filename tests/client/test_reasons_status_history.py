@@ -247,6 +247,12 @@ def test_a_stack_that_does_not_serve_its_records_is_an_error_naming_the_url(serv
         local_stack_changes(server.url, NOW)
 
 
+def test_records_are_read_only_over_http_never_from_a_file_url() -> None:
+    """urlopen would read a file: URL (here /_local/changes of this machine); the records come from the stack."""
+    with pytest.raises(RecordsUnreadable, match=r"file:///_local/changes: not an http\(s\) URL"):
+        local_stack_changes("file:///scheduler/", NOW - timedelta(hours=24))
+
+
 class PagedLogs:
     """FilterLogEvents as CloudWatch Logs pages it; ``endless`` gives a token forever."""
 

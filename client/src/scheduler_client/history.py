@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from urllib.request import urlopen
 
 from scheduler_client.errors import SchedulerError
@@ -129,8 +129,10 @@ def local_stack_changes(api_url: str, since: datetime, timeout: float = 5.0) -> 
     """The records of the local stack that serves ``api_url``, read from it (whatever the current folder),
     oldest first."""
     url = urljoin(api_url, LOCAL_RECORDS_PATH)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise RecordsUnreadable(f"cannot read the local stack's records at {url}: not an http(s) URL")
     try:
-        with urlopen(url, timeout=timeout) as answer:  # noqa: S310 - a loopback URL, checked by the caller
+        with urlopen(url, timeout=timeout) as answer:  # noqa: S310  # nosec B310 - http(s) only, checked above
             body: bytes = answer.read()
     except (OSError, ValueError) as error:
         raise RecordsUnreadable(f"cannot read the local stack's records at {url}: {_reason(error)}") from None
