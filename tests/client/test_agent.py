@@ -465,14 +465,13 @@ def test_an_address_that_is_not_an_ip_is_refused(fake: FakePauseWatcher) -> None
 
 
 def test_it_serves_ipv6_loopback_with_a_bracketed_url(fake: FakePauseWatcher) -> None:
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6 on this machine")
-    fake.set_paused(True)
-    try:
-        served = Agent(fake, bind="::1", port=0)
+    try:  # the machine's own IPv6 loopback, probed apart, so that the agent failing on it fails the test
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
     except OSError:
         pytest.skip("no IPv6 loopback on this machine")
-    with served:
+    fake.set_paused(True)
+    with Agent(fake, bind="::1", port=0) as served:
         connection = http.client.HTTPConnection("::1", served.port, timeout=5)
         connection.request("GET", "/scheduler/")
         status = connection.getresponse().status
@@ -640,3 +639,154 @@ def test_health_names_the_last_error_by_its_kind_and_text() -> None:
 def test_prefer_wait_edges(values: list[str], seconds: float | None) -> None:
     """RFC 7240: only a preference's first instance counts; a number of up to ten digits is read, then capped."""
     assert preferred_wait(values) == seconds
+
+
+# --- on the wire: framing and header lines, as any HTTP/1.1 client reads them ------------------------------------
+# http.client reads an answer through its own buffer and drops what follows a bodiless answer, so a stray byte after
+# a 304, a 204 or a HEAD answer would pass it unseen. These tests send requests pipelined on one raw connection and
+# read the byte stream themselves: every answer framed exactly, nothing between them.
+
+
+def exchange(agent: Agent, request: bytes, close_write: bool = True) -> bytes:
+    """``request`` sent as it is; every byte the agent sends until it closes the connection. With
+    ``close_write=False`` the reader keeps its side open, as a client that still waits for more does."""
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as connection:
+        connection.sendall(request)
+        if close_write:
+            connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+def answers(stream: bytes, bodiless: list[bool]) -> list[tuple[str, list[str], bytes]]:
+    """The stream read as consecutive answers: status line, header lines (Date left out: it changes), body framed by
+    Content-Length (none for an answer marked bodiless). Anything left over fails the test."""
+    read: list[tuple[str, list[str], bytes]] = []
+    for without_body in bodiless:
+        head, separator, stream = stream.partition(b"\r\n\r\n")
+        assert separator, f"an answer's head is not ended: {head!r}"
+        status, *lines = head.decode("latin-1").split("\r\n")
+        lines = [line for line in lines if not line.startswith("Date: ")]
+        length = next((int(line.split(": ")[1]) for line in lines if line.startswith("Content-Length: ")), 0)
+        length = 0 if without_body else length
+        read.append((status, lines, stream[:length]))
+        stream = stream[length:]
+    assert stream == b"", f"bytes after the last answer: {stream!r}"
+    return read
+
+
+def watcher_holding(updated_at: str) -> PauseWatcher:
+    """A real watcher that holds version 7, paused, from a push message written at ``updated_at``."""
+    clock = Clock()
+    broker = FakeBroker(clock)
+    broker.retained = json.dumps(
+        {"is_paused": True, "etag": f'"7.p.{INCARNATION}"', "version": 7, "updated_at": updated_at}
+    ).encode()
+    watcher = PauseWatcher(
+        cast(SchedulerClient, ScriptedClient(UNCHANGED)), "mqtt://127.0.0.1:1883/scheduler-control/prod/pause",
+        clock=clock, rng=MidRandom(), connect=broker.connect, verify_interval=0,
+    )  # fmt: skip
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.ready)
+    return watcher
+
+
+def test_bodiless_answers_carry_no_byte_and_every_answer_its_exact_header_lines() -> None:
+    """RFC 9110: a 304 and a 204 have no body and no Content-Length; HEAD has GET's length and no body."""
+    tag = f'"7.p.{INCARNATION}"'
+    cached = ["Cache-Control: no-cache", f"ETag: {tag}", "Last-Modified: Sun, 29 Nov 2026 08:00:00 GMT",
+              "Scheduler-Changed-At: 2026-11-29T08:00:00.400+00:00"]  # fmt: skip
+    pipelined = (
+        f"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nIf-None-Match: {tag}\r\n\r\n"
+        "HEAD /scheduler/ HTTP/1.1\r\nHost: a\r\n\r\n"
+        "OPTIONS /scheduler/ HTTP/1.1\r\nHost: a\r\n\r\n"
+        "GET /scheduler/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with Agent(watcher_holding("2026-11-29T08:00:00.400+00:00"), port=0) as served:
+        stream = exchange(served, pipelined)
+
+    not_modified, head, options, last = answers(stream, [True, True, True, False])
+    assert not_modified == ("HTTP/1.1 304 Not Modified", ["Server: scheduler-agent", *cached], b"")
+    read = ["Server: scheduler-agent", "Content-Type: application/json", *cached, "Content-Length: 19"]
+    assert head == ("HTTP/1.1 200 OK", read, b"")
+    assert options == ("HTTP/1.1 204 No Content", ["Server: scheduler-agent", "Allow: GET, HEAD"], b"")
+    assert last == ("HTTP/1.1 200 OK", [*read, "Connection: close"], b'{"is_paused": true}')
+
+
+def test_the_answers_before_the_first_value_and_to_a_write_name_their_headers_exactly(agent: Agent) -> None:
+    stream = exchange(
+        agent,
+        b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"PUT /scheduler/ HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+
+    (unknown, unknown_lines, _), (write, write_lines, _) = answers(stream, [False, False])
+    assert unknown == "HTTP/1.1 503 Service Unavailable"
+    assert unknown_lines[1:3] == ["Content-Type: text/plain; charset=utf-8", "Retry-After: 1"]
+    assert write == "HTTP/1.1 405 Method Not Allowed"
+    assert "Allow: GET, HEAD" in write_lines
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [b"Content-Length: 12abc\r\n\r\nGET /scheduler/ HTTP/1.1\r\n\r\n", b"Content-Length: 70000\r\n\r\n" + b"x" * 100],
+    ids=["length-not-a-number", "too-long-a-body"],
+)
+def test_a_body_the_agent_will_not_read_ends_the_connection_after_its_one_answer(
+    fake: FakePauseWatcher, agent: Agent, refused: bytes
+) -> None:
+    """What follows an unread body cannot be told from a next request: the agent answers once and closes."""
+    fake.set_paused(True)
+    stream = exchange(agent, b"POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nHost: a\r\n" + refused, close_write=False)
+
+    [(status, lines, _)] = answers(stream, [False])
+    assert status.split(" ")[1] in ("400", "413")
+    assert lines[-1] == "Connection: close"
+
+
+def test_if_none_match_given_on_two_lines_is_read_as_one_list(fake: FakePauseWatcher, reader: Reader) -> None:
+    """RFC 9110 section 5.3: field lines of one name are one comma-separated list."""
+    fake.set_paused(True)
+    reader.connection.putrequest("GET", "/scheduler/")
+    reader.connection.putheader("If-None-Match", '"0.r.other"')
+    reader.connection.putheader("If-None-Match", tag_of(fake))
+    reader.connection.endheaders()
+
+    assert reader.connection.getresponse().status == 304
+
+
+def test_the_serving_thread_is_a_named_daemon(fake: FakePauseWatcher) -> None:
+    """Named, so a thread dump says whose it is; a daemon, so an embedding process that forgets stop() still ends."""
+    before = set(threading.enumerate())
+    with Agent(fake, port=0):
+        [serving] = [thread for thread in threading.enumerate() if thread not in before]
+        assert (serving.name, serving.daemon) == ("scheduler-agent", True)
+
+
+def test_a_refusal_to_a_reader_that_keeps_its_side_open_leaves_no_traceback(
+    agent: Agent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After answering, the agent reads what the reader may still send; a reader that sends nothing is no error."""
+    stream = exchange(agent, b"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n", close_write=False)
+
+    assert stream.startswith(b"HTTP/1.1 400 ")
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_silent_reader_beyond_the_bound_is_answered_and_closed_without_a_traceback(
+    fake: FakePauseWatcher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.set_paused(True)
+    with Agent(fake, port=0, max_connections=1) as served:
+        first = Reader(served)
+        assert first("GET")[0] == 200  # holds the one slot: kept alive
+        refused = exchange(served, b"", close_write=False)  # connected, and silent
+
+    [(status, _, body)] = answers(refused, [False])
+    assert (status, body) == (
+        "HTTP/1.1 503 Service Unavailable",
+        b"The agent has as many readers as it serves at once: retry shortly.\n",
+    )
+    assert "Traceback" not in capsys.readouterr().err

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from scheduler_client.agent import Agent
 from scheduler_client.ofrep import DEFAULT_FLAG_KEY, MAX_REQUEST_BYTES
 from scheduler_client.testing import FakePauseWatcher
-from tests.client.test_agent import Reader
+from tests.client.test_agent import Reader, answers, exchange
 
 OPENAPI = yaml.safe_load((Path(__file__).parents[2] / "docs" / "agent" / "ofrep-openapi.yaml").read_text())
 SINGLE = "/ofrep/v1/evaluate/flags/" + DEFAULT_FLAG_KEY
@@ -335,3 +335,38 @@ def test_a_bulk_304_names_the_tag_it_holds(fake: FakePauseWatcher, reader: Reade
     status, headers, _ = post(reader, BULK, If_None_Match=tag)
 
     assert (status, headers["etag"]) == (304, tag)
+
+
+def test_on_the_wire_a_bulk_304_has_no_body_and_evaluations_name_their_headers_exactly(
+    fake: FakePauseWatcher, agent: Agent
+) -> None:
+    """Pipelined on one raw connection (see test_agent.py's wire tests): the 304 carries not one byte."""
+    fake.set_paused(True)
+
+    def evaluate(path: str, header: str) -> bytes:
+        return f"POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n{header}\r\n\r\n{{}}".encode()
+
+    stream = exchange(agent, evaluate(BULK, 'If-None-Match: "1.p.fake"') + evaluate(SINGLE, "Connection: close"))
+
+    (bulk, bulk_lines, bulk_body), (single, single_lines, single_body) = answers(stream, [True, False])
+    assert (bulk, bulk_lines, bulk_body) == (
+        "HTTP/1.1 304 Not Modified",
+        ["Server: scheduler-agent", 'ETag: "1.p.fake"'],
+        b"",
+    )
+    assert single == "HTTP/1.1 200 OK"
+    assert single_lines == [
+        "Server: scheduler-agent", "Content-Type: application/json", "Cache-Control: no-store", 'ETag: "1.p.fake"',
+        f"Content-Length: {len(single_body)}", "Connection: close",
+    ]  # fmt: skip
+    assert json.loads(single_body)["value"] is True
+
+
+def test_on_the_wire_before_the_first_value_an_evaluation_says_when_to_retry(agent: Agent) -> None:
+    stream = exchange(
+        agent, f"POST {SINGLE} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode()
+    )
+
+    [(status, lines, _)] = answers(stream, [False])
+    assert status == "HTTP/1.1 503 Service Unavailable"
+    assert lines[1:4] == ["Content-Type: application/json", "Cache-Control: no-store", "Retry-After: 1"]

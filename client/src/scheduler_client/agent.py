@@ -230,11 +230,10 @@ def _handler_for(agent: Agent, idle_seconds: float) -> type[BaseHTTPRequestHandl
         wbufsize = 65536
         disable_nagle_algorithm = True
         server_version = "scheduler-agent"
-        sys_version = ""
         timeout = idle_seconds
         error_content_type = "text/plain; charset=utf-8"
         error_message_format = "%(code)d %(message)s: %(explain)s\n"
-        _request_body = b""
+        _request_body: bytes  # set before a route serves
 
         def log_message(self, format: str, *args: Any) -> None:
             logger.debug("%s " + format, self.address_string(), *args)
@@ -339,12 +338,13 @@ def _handler_for(agent: Agent, idle_seconds: float) -> type[BaseHTTPRequestHandl
             inm = self._joined("If-None-Match")
             wait = preferred_wait(self.headers.get_all("Prefer") or [])
             state = agent.current()
-            held = wait is not None and (state is None or none_match(inm, state.etag))
-            if wait is not None and held:
+            applied = None
+            if wait is not None and (state is None or none_match(inm, state.etag)):
                 state = agent.wait_while(lambda now: now is None or none_match(inm, now.etag), wait)
+                applied = f"wait={wait:g}"
             answer = scheduler_answer(state, inm)
-            if held:
-                answer.headers["Preference-Applied"] = f"wait={wait:g}"
+            if applied is not None:
+                answer.headers["Preference-Applied"] = applied
             self._send(answer)
 
         def _ready(self) -> None:
