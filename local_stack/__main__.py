@@ -151,8 +151,14 @@ def hold_data_dir(data_dir: Path, port: int) -> Any:
     return lock
 
 
-def run(
-    port: int, data_dir: Path, dynamodb_port: int | None, mqtt_port: int | None = None, ws_port: int | None = None
+def run(  # noqa: PLR0913 - the command's options, one each
+    port: int,
+    data_dir: Path,
+    dynamodb_port: int | None,
+    mqtt_port: int | None = None,
+    ws_port: int | None = None,
+    *,
+    broker_outages: bool = False,
 ) -> int:
     from werkzeug.serving import make_server  # noqa: PLC0415 - werkzeug only for `run`, not `invoke`
 
@@ -195,7 +201,7 @@ def run(
             # Also stop when whoever started us is gone (make killed by a signal it does not forward), and when
             # a part of the stack dies: serving on without it would answer every request with an error.
             while not stop.wait(timeout=SUPERVISE_SECONDS) and os.getppid() == parent:
-                dead = dead_part(database, plane, serving)
+                dead = dead_part(database, plane, serving, broker_outages)
                 if dead is not None:
                     print(f"error: {dead}", file=sys.stderr, flush=True)
                     break
@@ -213,13 +219,15 @@ def run(
 SUPERVISE_SECONDS = 0.5  # how often the parts are looked at: a dead one stops the stack within a second
 
 
-def dead_part(database: DynamoDBLocal, plane: DataPlane, serving: threading.Thread) -> str | None:
+def dead_part(
+    database: DynamoDBLocal, plane: DataPlane, serving: threading.Thread, broker_outages: bool = False
+) -> str | None:
     """The first part of the stack found dead, said in one line (its name, pid and exit status, then the last
-    lines of its log); None while every part lives."""
-    for name, process, log in (
-        ("DynamoDB Local", database.process, database.log_path),
-        ("The MQTT broker (Mosquitto)", plane.broker.process, plane.data_dir / "broker" / "broker.log"),
-    ):
+    lines of its log); None while every part lives. With ``broker_outages`` the broker may die (a drill)."""
+    parts = [("DynamoDB Local", database.process, database.log_path)]
+    if not broker_outages:
+        parts.append(("The MQTT broker (Mosquitto)", plane.broker.process, plane.data_dir / "broker" / "broker.log"))
+    for name, process, log in parts:
         if process is not None and (code := process.poll()) is not None:
             return f"{name} (pid {process.pid}) exited ({exit_status(code)}): stopping the local stack.\n" + tail(log)
     for thread, name in ((serving, "The API gateway"), (plane.serving, "The IoT data-plane stand-in")):
@@ -357,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("MQTT_WS_PORT") or 9001),
         help="the local MQTT broker's WebSocket port (0 for a free one)",
     )
+    run_parser.add_argument(
+        "--broker-outages",
+        action="store_true",
+        help="serve on when the MQTT broker dies, for a drill of push's outage (nodes poll until a broker is back "
+        "on --mqtt-port); without it the whole stack stops",
+    )
     invoke_parser = commands.add_parser("invoke", help="invoke a function of template.yaml with an event file")
     invoke_parser.add_argument("event", type=Path)
     invoke_parser.add_argument("--function", default=os.environ.get("FUNCTION") or FUNCTION_LOGICAL_ID)
@@ -369,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.dynamodb_port,
                 args.mqtt_port or None,
                 args.mqtt_ws_port or None,
+                broker_outages=args.broker_outages,
             )
         return invoke(args.event, args.data_dir.resolve(), args.function)
     except LocalStackError as error:

@@ -60,6 +60,9 @@ markers = ["integration: not run here"]
 
 [tool.mutmut]
 source_paths = ["src/"]
+# Each mutant's child forks from a server process that never ran a test: with "fork", children inherit mutmut's
+# main process after it ran the whole suite in-process (its threads, sockets and patched modules).
+process_isolation = "forkserver"
 also_copy = [
     "local_stack/", "scripts/", "docs/protocol/", "docs/protocol.md", "docs/agent/", "template.yaml", "statemachines/",
     "events/",

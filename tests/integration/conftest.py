@@ -29,8 +29,15 @@ TABLE_NAME = "scheduler-local"  # what local_stack creates
 class LocalStack:
     """One `python -m local_stack run` process and the DynamoDB Local it starts."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.data_dir = data_dir
+        self.options = options
         self.env = env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/scheduler/"
@@ -50,6 +57,7 @@ class LocalStack:
             [
                 *(sys.executable, "-m", "local_stack", "--data-dir", str(self.data_dir), "run"),
                 *("--port", str(self.port), "--mqtt-port", str(self.mqtt_port), "--mqtt-ws-port", str(self.ws_port)),
+                *self.options,
             ],
             cwd=PROJECT_ROOT,
             stdout=subprocess.PIPE,

@@ -44,7 +44,7 @@ def test_status_in_words_and_in_json(local_stack: LocalStack, fresh_entry: dict[
     words = scheduler("status", url=local_stack.url)
     assert (words.returncode, words.stdout, words.stderr) == (
         0,
-        "resumed (version 1, since 2026-01-01 00:00:01 UTC)\n"
+        "resumed (version 1, since 2026-01-01 00:00:00 UTC)\n"
         "changed by test-setup via api, at 2026-01-01 00:00:00 UTC\n"
         "reason: none given\n",
         "",
@@ -54,7 +54,7 @@ def test_status_in_words_and_in_json(local_stack: LocalStack, fresh_entry: dict[
         "is_paused": False,
         "etag": tag(1, False),
         "version": 1,
-        "last_modified": "2026-01-01T00:00:01+00:00",  # the first whole second after the write
+        "last_modified": "2026-01-01T00:00:00+00:00",  # the write's own instant (Scheduler-Changed-At)
         "updated_at": "2026-01-01T00:00:00+00:00",
         "updated_by": "test-setup",
         "via": "api",
@@ -157,7 +157,7 @@ def test_watch_prints_a_line_per_change_until_ctrl_c(local_stack: LocalStack, fr
     try:
         assert watch.stdout is not None
         first = watch.stdout.readline()
-        assert first.endswith("resumed (version 1, since 2026-01-01 00:00:01 UTC)  [polling, by poll]\n")
+        assert first.endswith("resumed (version 1, since 2026-01-01 00:00:00 UTC)  [polling, by poll]\n")
         scheduler("pause", url=local_stack.url)
         second = watch.stdout.readline()
         assert second.split("  ")[1].startswith("paused (version 2, since ")

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -149,7 +149,18 @@ def stop_broker(stack: LocalStack) -> None:
     os.kill(stack.broker_pid, signal.SIGKILL)  # not our child: the stack's process reaps it
 
 
-def test_broker_down_polling_takes_over_and_broker_back_push_again(own_stack: LocalStack, tmp_path: Path) -> None:
+@pytest.fixture
+def drill_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """A stack of the test's own that serves on when its broker dies (``--broker-outages``): `make run` stops."""
+    stack = LocalStack(tmp_path / "dynamodb", options=("--broker-outages",)).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_broker_down_polling_takes_over_and_broker_back_push_again(drill_stack: LocalStack, tmp_path: Path) -> None:
+    own_stack = drill_stack
     statuses: list[str] = []
     status_changed = threading.Condition()
     watcher, client, changes = watcher_on(own_stack, interval=0.5, fleet_size=1)
