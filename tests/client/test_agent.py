@@ -292,6 +292,7 @@ def test_stopping_the_agent_answers_held_requests_at_once(fake: FakePauseWatcher
         (["wait=0"], 0.0),
         (["wait=600"], 60.0),
         (["wait=1.5"], None),
+        (['wait="5"X'], None),
         ([], None),
     ],
 )
@@ -713,6 +714,17 @@ def test_bodiless_answers_carry_no_byte_and_every_answer_its_exact_header_lines(
     assert head == ("HTTP/1.1 200 OK", read, b"")
     assert options == ("HTTP/1.1 204 No Content", ["Server: scheduler-agent", "Allow: GET, HEAD"], b"")
     assert last == ("HTTP/1.1 200 OK", [*read, "Connection: close"], b'{"is_paused": true}')
+
+
+def test_a_wait_that_ends_unchanged_names_the_preference_it_applied_on_the_wire() -> None:
+    tag = f'"7.p.{INCARNATION}"'
+    asked = f"GET /scheduler/ HTTP/1.1\r\nHost: a\r\nIf-None-Match: {tag}\r\nPrefer: wait=0\r\n\r\n".encode()
+    with Agent(watcher_holding("2026-11-29T08:00:00.400+00:00"), port=0) as served:
+        stream = exchange(served, asked)
+
+    ((status, lines, body),) = answers(stream, [True])
+    assert (status, body) == ("HTTP/1.1 304 Not Modified", b"")
+    assert "Preference-Applied: wait=0" in lines
 
 
 def test_the_answers_before_the_first_value_and_to_a_write_name_their_headers_exactly(agent: Agent) -> None:
