@@ -5,6 +5,7 @@ states supersede each other."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from scheduler_client import push
 from scheduler_client.push import (
+    PushRefused,
     PushUrl,
     PushUrlInvalid,
     message_state,
@@ -240,9 +242,18 @@ def test_only_a_no_to_the_credentials_is_a_refusal(return_code: int, refused: bo
         broker.close()
     assert len(lost) == 1
     assert type(lost[0]) is (PushRefused if refused else ConnectionError)  # a refusal is retried slowly
+    assert str(lost[0]).startswith("127.0.0.1 refused the connection: ")  # the log names the broker
 
 
-def test_wait_for_io_tells_readable_and_writable_apart_for_any_descriptor_number() -> None:
+@pytest.fixture(params=["poll", "select"])
+def io_wait(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """wait_for_io as on Linux and macOS (poll), and as on Windows, which has no poll (select)."""
+    if request.param == "select":
+        monkeypatch.delattr(select, "poll")
+    return str(request.param)
+
+
+def test_wait_for_io_tells_readable_and_writable_apart_for_any_descriptor_number(io_wait: str) -> None:
     left, right = socket.socketpair()
     with left, right:
         assert push.wait_for_io([left.fileno()], [], 0.0) == (set(), set())  # nothing to read yet
@@ -262,7 +273,7 @@ def test_wait_for_io_says_a_closed_descriptor_is_to_be_read_and_waits_no_longer_
     assert push.wait_for_io([closed], [], 60.0) == ({closed}, set())  # at once: reading it tells the error
 
 
-def test_wait_for_io_waits_for_what_comes_within_the_timeout() -> None:
+def test_wait_for_io_waits_for_what_comes_within_the_timeout(io_wait: str) -> None:
     left, right = socket.socketpair()
     with left, right:
         sender = threading.Timer(0.05, lambda: right.send(b"x"))
@@ -288,3 +299,77 @@ def message_of_now(now_ms: int) -> bytes:
         incarnation = digits[digit] + incarnation
     etag = f'"3.p.{incarnation}a1b2"'
     return json.dumps({"is_paused": True, "etag": etag, "version": 3, "updated_at": None}).encode()
+
+
+class OneUpgradeServer:
+    """An HTTP server that reads one WebSocket upgrade request, keeps it, and answers it with ``status``."""
+
+    def __init__(self, status: str) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.request = b""
+
+        def answer() -> None:
+            connection, _ = self.server.accept()
+            with connection:
+                connection.settimeout(10)
+                while b"\r\n\r\n" not in self.request:  # bounded: the client sends one request, then waits
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        break
+                    self.request += chunk
+                connection.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+
+        self.thread = threading.Thread(target=answer, daemon=True)
+        self.thread.start()
+
+    def __enter__(self) -> OneUpgradeServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.thread.join(10)
+        self.server.close()
+
+
+def opened(url: str) -> Exception | None:
+    """What PushConnection.open raises for ``url``, if anything; the connection is then let go."""
+    from scheduler_client.push import PushConnection, PushEvents
+
+    events = PushEvents(subscribed=lambda: None, message=lambda _: None, lost=lambda _: None)
+    connection = PushConnection(parse_push_url(url), "scheduler-control-test-node-9", events)
+    try:
+        connection.open()
+    except Exception as error:  # which one is each test's assertion
+        return error
+    finally:
+        connection.abandon()
+    return None
+
+
+def test_a_websocket_url_connects_by_an_http_upgrade_to_iot_cores_mqtt_path() -> None:
+    with OneUpgradeServer("500 Internal Server Error") as server:
+        opened(f"ws://127.0.0.1:{server.port}/scheduler-control/local/pause")
+
+    request_line, *headers = server.request.decode("latin-1").split("\r\n")
+    assert request_line == "GET /mqtt HTTP/1.1"
+    named = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in headers if line)}
+    assert named["upgrade"].lower() == "websocket"
+    assert named["sec-websocket-protocol"] == "mqtt"
+
+
+def test_a_plain_mqtt_url_speaks_mqtt_at_once_without_an_http_upgrade() -> None:
+    with OneUpgradeServer("500 Internal Server Error") as server:
+        opened(f"mqtt://127.0.0.1:{server.port}/scheduler-control/local/pause")
+
+    assert server.request[:1] == b"\x10"  # MQTT's CONNECT packet type, no "GET"
+
+
+@pytest.mark.parametrize("status", ["403 Forbidden", "500 Internal Server Error"])
+def test_an_upgrade_refused_is_a_connection_error_retried_as_an_outage(status: str) -> None:
+    """paho (2.2) does not say what status refused the upgrade, so a 403 from IoT Core (a bad signature, a policy's
+    no) cannot be told from a 500: both are lost connections, retried with the usual backoff (docs/protocol.md)."""
+    with OneUpgradeServer(status) as server:
+        error = opened(f"ws://127.0.0.1:{server.port}/scheduler-control/local/pause")
+
+    assert isinstance(error, ConnectionError)
+    assert not isinstance(error, PushRefused)

@@ -233,3 +233,4 @@ def test_a_broker_that_goes_away_is_a_loss_told_once(tmp_path: Path) -> None:
     connection.loop(0.0)
     assert len(recorder.lost) == 1
     assert isinstance(recorder.lost[0], ConnectionError)
+    assert "127.0.0.1" in str(recorder.lost[0])  # the log names the broker that went away

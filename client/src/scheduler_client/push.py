@@ -214,12 +214,9 @@ class PushConnection:
             self._mqtt.ws_set_options(path=presigned_path(self.url, self._credentials(), self._region))
         elif self.url.scheme == "ws":
             self._mqtt.ws_set_options(path="/mqtt")  # IoT Core's path; a local broker takes any
-        try:
-            self._mqtt.connect(self.url.host, self.url.port, keepalive=self.keepalive)
-        except mqtt.WebsocketConnectionError as error:  # the HTTP upgrade was answered, and not with 101
-            if re.search(r"\b40[13]\b", str(error)):
-                raise PushRefused(f"{self.url.host} refused the signed WebSocket: {error}") from error
-            raise
+        # A refused WebSocket upgrade raises paho's WebsocketConnectionError, a ConnectionError: paho (2.2) does not
+        # say with which status, so IoT Core's 403 is retried as an outage is (docs/protocol.md).
+        self._mqtt.connect(self.url.host, self.url.port, keepalive=self.keepalive)
         with self._io:
             self._wake_r, self._wake_w = socket.socketpair()
             self._wake_r.setblocking(False)
