@@ -4,10 +4,13 @@ states supersede each other."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import select
 import socket
 import threading
+import time
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
@@ -214,6 +217,7 @@ class OneConnackBroker:
         self.thread.start()
 
     def close(self) -> None:
+        self.thread.join(10)  # its connection closed once the client has gone
         self.server.close()
 
 
@@ -313,7 +317,8 @@ class OneUpgradeServer:
             connection, _ = self.server.accept()
             with connection:
                 connection.settimeout(10)
-                while b"\r\n\r\n" not in self.request:  # bounded: the client sends one request, then waits
+                # Bounded: the client sends one request, then waits; what is not HTTP (MQTT, TLS) is kept as it came.
+                while b"GET ".startswith(self.request[:4]) and b"\r\n\r\n" not in self.request:
                     chunk = connection.recv(4096)
                     if not chunk:
                         break
@@ -373,3 +378,177 @@ def test_an_upgrade_refused_is_a_connection_error_retried_as_an_outage(status: s
 
     assert isinstance(error, ConnectionError)
     assert not isinstance(error, PushRefused)
+
+
+def test_a_tls_url_opens_with_a_tls_handshake_before_any_mqtt() -> None:
+    with OneUpgradeServer("500 Internal Server Error") as server:
+        error = opened(f"mqtts://127.0.0.1:{server.port}/scheduler-control/local/pause")
+
+    assert server.request[:1] == b"\x16"  # a TLS handshake record (the ClientHello), not MQTT's CONNECT
+    assert isinstance(error, OSError)  # an HTTP answer is no TLS server: the handshake fails
+
+
+def test_a_signed_websocket_url_is_signed_with_the_connections_credentials_and_region_over_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scheduler_client.push import PushConnection, PushEvents
+
+    signed: list[tuple[PushUrl, object, str]] = []
+
+    def sign(url: PushUrl, credentials: object, region: str) -> str:
+        signed.append((url, credentials, region))
+        return "/mqtt?signed"
+
+    monkeypatch.setattr(push, "presigned_path", sign)
+    credentials = ReadOnlyCredentials("AKIDEXAMPLE", "secret", None)
+    url = parse_push_url(AWS_URL)
+    events = PushEvents(subscribed=lambda: None, message=lambda _: None, lost=lambda _: None)
+    with OneUpgradeServer("500 Internal Server Error") as server:
+        connection = PushConnection(
+            url._replace(host="127.0.0.1", port=server.port), "node-1", events,
+            credentials=lambda: credentials, region="eu-west-1",
+        )  # fmt: skip
+        with pytest.raises(OSError):  # noqa: PT011  # no TLS server answers: only what was sent is asserted
+            connection.open()
+        connection.abandon()
+
+    assert signed == [(url._replace(host="127.0.0.1", port=server.port), credentials, "eu-west-1")]
+    assert server.request[:1] == b"\x16"  # the signed URL goes over TLS, never in the clear
+
+
+@pytest.mark.parametrize(
+    ("credentials", "region"), [(None, "eu-west-1"), (lambda: None, None), (None, None)], ids=["no-credentials",
+    "no-region", "neither"]
+)  # fmt: skip
+def test_a_signed_websocket_url_without_credentials_or_region_is_refused_at_once(
+    credentials: object, region: str | None
+) -> None:
+    from scheduler_client.push import PushConnection, PushEvents
+
+    events = PushEvents(subscribed=lambda: None, message=lambda _: None, lost=lambda _: None)
+    with pytest.raises(PushUrlInvalid, match="needs AWS credentials and a region to sign the WebSocket URL"):
+        PushConnection(parse_push_url(AWS_URL), "node-1", events, credentials=credentials, region=region)  # type: ignore[arg-type]
+
+
+class SubackBroker:
+    """A broker that accepts the CONNECT, keeps the SUBSCRIBE, answers it with ``granted`` (0x80 refuses it), and
+    then keeps every byte the client sends until it goes."""
+
+    def __init__(self, granted: int) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.subscribe = b""
+        self.after = b""
+
+        def answer() -> None:
+            connection, _ = self.server.accept()
+            with connection:
+                connection.settimeout(10)
+                connection.recv(1024)  # the CONNECT
+                connection.sendall(bytes([0x20, 0x02, 0x00, 0x00]))
+                self.subscribe = connection.recv(1024)
+                packet_id = self.subscribe[2:4]
+                connection.sendall(bytes([0x90, 0x03]) + packet_id + bytes([granted]))
+                with contextlib.suppress(OSError):
+                    while chunk := connection.recv(1024):  # bounded: until the client closes, or 10 s of silence
+                        self.after += chunk
+
+        self.thread = threading.Thread(target=answer, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.thread.join(10)
+        self.server.close()
+
+
+def test_a_refused_subscription_is_one_refusal_naming_the_broker_and_the_topic() -> None:
+    from scheduler_client.push import PushConnection, PushEvents
+
+    broker = SubackBroker(0x80)
+    lost: list[Exception] = []
+    events = PushEvents(subscribed=lambda: pytest.fail("not subscribed"), message=lambda _: None, lost=lost.append)
+    url = parse_push_url(f"mqtt://127.0.0.1:{broker.port}/scheduler-control/test/pause")
+    connection = PushConnection(url, "node-1", events)
+    try:
+        connection.open()
+        for _ in range(50):  # bounded: each answer is already on the wire
+            connection.loop(0.1)
+            if lost and connection._closed:
+                break
+        connection.loop(0.0)  # what follows the refusal (the broker closing) is no second loss
+    finally:
+        connection.close()
+        broker.close()
+
+    assert [type(error) for error in lost] == [PushRefused]
+    assert str(lost[0]) == "127.0.0.1 refused the subscription to scheduler-control/test/pause"
+    # SUBSCRIBE (0x82), then the topic, then the options byte: QoS 1, which IoT Core supports (it has no QoS 2)
+    assert broker.subscribe[0] == 0x82
+    assert broker.subscribe.endswith(b"scheduler-control/test/pause\x01")
+
+
+def test_without_a_time_given_the_future_is_judged_by_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    now_ms = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp() * 1000)
+    monkeypatch.setattr(time, "time", lambda: now_ms / 1000)  # the clock push.message_state reads
+    two_days_ms = 2 * 24 * 3600 * 1000
+
+    assert message_state(message_of_now(now_ms)) is not None
+    assert message_state(message_of_now(now_ms + two_days_ms)) is None  # made the day after tomorrow: forged
+
+
+def test_a_time_given_is_the_one_the_future_is_judged_by() -> None:
+    made_ms = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp() * 1000)
+    two_days_ms = 2 * 24 * 3600 * 1000
+
+    assert message_state(message_of_now(made_ms), made_ms - two_days_ms) is None  # from that moment's future
+    assert message_state(message_of_now(made_ms), made_ms) is not None
+
+
+def test_a_url_that_is_no_push_url_is_refused_with_every_form_that_works() -> None:
+    with pytest.raises(PushUrlInvalid) as refused:
+        parse_push_url("https://example.com/topic")
+
+    assert str(refused.value) == (
+        "Not a push URL: 'https://example.com/topic'. It is wss://<IoT data endpoint>/<topic>, "
+        "mqtts://<host>/<topic>, or mqtt:// or ws://127.0.0.1:<port>/<topic> (the local stack)."
+    )
+
+
+def test_a_connection_closed_before_its_first_loop_leaves_no_descriptor() -> None:
+    from scheduler_client.push import PushConnection, PushEvents
+
+    before = len(os.listdir("/proc/self/fd"))
+    broker = OneConnackBroker(0)
+    events = PushEvents(subscribed=lambda: None, message=lambda _: None, lost=lambda _: None)
+    connection = PushConnection(parse_push_url(f"mqtt://127.0.0.1:{broker.port}/a/b"), "node-1", events)
+    try:
+        connection.open()  # its socket and its wake pair
+    finally:
+        connection.close()  # no loop() ever ran, and none waits: everything it opened is closed here
+        broker.close()
+
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_quiet_connection_says_it_is_alive_within_its_keepalive() -> None:
+    """MQTT 3.1.1 (3.1.2.10): with nothing else to send, the client sends PINGREQ within the keepalive, or the
+    broker ends the connection at one and a half times it."""
+    from scheduler_client.push import PushConnection, PushEvents
+
+    broker = SubackBroker(0x01)
+    subscribed = threading.Event()
+    events = PushEvents(subscribed=subscribed.set, message=lambda _: None, lost=lambda _: None)
+    url = parse_push_url(f"mqtt://127.0.0.1:{broker.port}/scheduler-control/test/pause")
+    connection = PushConnection(url, "node-1", events, keepalive=1)
+    try:
+        connection.open()
+        for _ in range(50):  # bounded: at most 5 s for a PINGREQ due after 1 s
+            connection.loop(0.1)
+            if subscribed.is_set() and b"\xc0\x00" in broker.after:
+                break
+    finally:
+        connection.close()
+        broker.close()
+
+    assert subscribed.is_set()
+    assert broker.after.startswith(b"\xc0\x00")  # PINGREQ, before the goodbye
