@@ -207,9 +207,9 @@ class PushConnection:
 
     def open(self) -> None:
         """Connect (TCP, TLS, WebSocket and the MQTT CONNECT: blocking, at most ``connect_timeout`` for each
-        step). The CONNACK, the subscription and the retained message come in later ``loop`` calls. Raises
-        PushRefused when the broker says no to these credentials, ConnectionError/OSError when it cannot be
-        reached."""
+        step). The CONNACK, the subscription and the retained message come in later ``loop`` calls, and a
+        broker's no to these credentials with them (``events.lost``). Raises ConnectionError/OSError when the
+        broker cannot be reached, or does not take the TLS handshake or the WebSocket upgrade."""
         if self.url.scheme == "wss":
             self._mqtt.ws_set_options(path=presigned_path(self.url, self._credentials(), self._region))
         elif self.url.scheme == "ws":
