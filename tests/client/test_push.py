@@ -19,6 +19,8 @@ from botocore.credentials import ReadOnlyCredentials
 
 from scheduler_client import push
 from scheduler_client.push import (
+    PushConnection,
+    PushEvents,
     PushRefused,
     PushUrl,
     PushUrlInvalid,
@@ -338,7 +340,6 @@ class OneUpgradeServer:
 
 def opened(url: str) -> Exception | None:
     """What PushConnection.open raises for ``url``, if anything; the connection is then let go."""
-    from scheduler_client.push import PushConnection, PushEvents
 
     events = PushEvents(subscribed=lambda: None, message=lambda _: None, lost=lambda _: None)
     connection = PushConnection(parse_push_url(url), "scheduler-control-test-node-9", events)
@@ -391,7 +392,6 @@ def test_a_tls_url_opens_with_a_tls_handshake_before_any_mqtt() -> None:
 def test_a_signed_websocket_url_is_signed_with_the_connections_credentials_and_region_over_tls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from scheduler_client.push import PushConnection, PushEvents
 
     signed: list[tuple[PushUrl, object, str]] = []
 
@@ -423,7 +423,6 @@ def test_a_signed_websocket_url_is_signed_with_the_connections_credentials_and_r
 def test_a_signed_websocket_url_without_credentials_or_region_is_refused_at_once(
     credentials: object, region: str | None
 ) -> None:
-    from scheduler_client.push import PushConnection, PushEvents
 
     events = PushEvents(subscribed=lambda: None, message=lambda _: None, lost=lambda _: None)
     with pytest.raises(PushUrlInvalid, match="needs AWS credentials and a region to sign the WebSocket URL"):
@@ -462,7 +461,6 @@ class SubackBroker:
 
 
 def test_a_refused_subscription_is_one_refusal_naming_the_broker_and_the_topic() -> None:
-    from scheduler_client.push import PushConnection, PushEvents
 
     broker = SubackBroker(0x80)
     lost: list[Exception] = []
@@ -515,7 +513,6 @@ def test_a_url_that_is_no_push_url_is_refused_with_every_form_that_works() -> No
 
 
 def test_a_connection_closed_before_its_first_loop_leaves_no_descriptor() -> None:
-    from scheduler_client.push import PushConnection, PushEvents
 
     before = len(os.listdir("/proc/self/fd"))
     broker = OneConnackBroker(0)
@@ -533,7 +530,6 @@ def test_a_connection_closed_before_its_first_loop_leaves_no_descriptor() -> Non
 def test_a_quiet_connection_says_it_is_alive_within_its_keepalive() -> None:
     """MQTT 3.1.1 (3.1.2.10): with nothing else to send, the client sends PINGREQ within the keepalive, or the
     broker ends the connection at one and a half times it."""
-    from scheduler_client.push import PushConnection, PushEvents
 
     broker = SubackBroker(0x01)
     subscribed = threading.Event()
