@@ -213,7 +213,8 @@ class OneConnackBroker:
             with connection:
                 connection.recv(1024)  # the CONNECT
                 connection.sendall(bytes([0x20, 0x02, 0x00, return_code]))
-                connection.recv(1024)  # the client's DISCONNECT, or its close
+                with contextlib.suppress(ConnectionError):  # a client closed before reading the CONNACK resets
+                    connection.recv(1024)  # the client's DISCONNECT, or its close
 
         self.thread = threading.Thread(target=answer, daemon=True)
         self.thread.start()
