@@ -11,16 +11,24 @@ counts them apart, so a run shows only what matters: the survivors each want a t
     python -m scripts.mutate                                # everything
     python -m scripts.mutate 'scheduler_service.store.*'    # one module (mutmut's name patterns)
     python -m scripts.mutate --report                       # the last run's summary again
+    python -m scripts.mutate --recheck                      # the last run's survivors against [recheck]'s tests
+
+mutmut picks each mutant's tests from the calls it recorded while the suite ran in its own process. A call made
+in a forked child (the watcher's fork tests) is never recorded, so those tests never meet the mutant. The modules
+``[recheck]`` names in mutation-equivalents.toml have their survivors run once more against the tests it names,
+with mutmut's own switch (MUTANT_UNDER_TEST); a failing test kills the mutant, in mutmut's metadata too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess  # nosec B404
 import sys
 import tomllib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +117,37 @@ def run(patterns: list[str]) -> int:
     ).returncode
 
 
+def recheck() -> None:
+    """Run the survivors of the modules [recheck] names against its tests; record the ones they kill."""
+    rechecks: dict[str, dict[str, list[str]]] = judged().get("recheck", {})  # type: ignore[assignment]
+    for meta in sorted((STAGE / "mutants" / "src").rglob("*.py.meta")):
+        data = json.loads(meta.read_text())
+        codes: dict[str, int | None] = data.get("exit_code_by_key", {})
+        due = [name for name, code in codes.items() if code in SURVIVED and name.rsplit(".", 1)[0] in rechecks]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            verdicts = pool.map(lambda name: (name, _killed_by(name, rechecks[name.rsplit(".", 1)[0]]["tests"])), due)
+            killed = [name for name, dead in verdicts if dead]
+        for name in killed:
+            codes[name] = 1
+        if killed:
+            meta.write_text(json.dumps(data))
+            print(f"{meta.name}: {len(killed)} of {len(due)} survivors killed by the tests [recheck] names")
+
+
+def _killed_by(name: str, tests: list[str]) -> bool:
+    environment = {**os.environ, "MUTANT_UNDER_TEST": name, "PYTHONPATH": "src"}
+    # Fixed arguments: the test paths come from our own mutation-equivalents.toml.
+    answer = subprocess.run(  # noqa: S603  # nosec B603
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=STAGE / "mutants",
+        env=environment,
+        capture_output=True,
+        check=False,
+        timeout=600,
+    )
+    return answer.returncode == 1  # a failing test; 2-5 are pytest's own errors, which kill nothing
+
+
 def results() -> dict[str, int | None]:
     """{mutant name: exit code of its test run}, from mutmut's metadata files."""
     outcomes: dict[str, int | None] = {}
@@ -159,9 +198,13 @@ def summary(outcomes: dict[str, int | None]) -> tuple[str, list[str]]:
 def main(argv: list[str]) -> int:
     if argv == ["--report"]:  # the summary of the last run, without running again
         code = 0
+    elif argv == ["--recheck"]:
+        recheck()
+        code = 0
     else:
         stage()
         code = run(argv)
+        recheck()
     table, survivors = summary(results())
     print("\nMutation score (killed / (killed + survived); equivalent mutants listed in mutation-equivalents.toml):")
     print(table)

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -549,3 +550,76 @@ def test_a_quiet_connection_says_it_is_alive_within_its_keepalive() -> None:
 
     assert subscribed.is_set()
     assert broker.after.startswith(b"\xc0\x00")  # PINGREQ, before the goodbye
+
+
+class ScriptedPaho:
+    """paho's external-loop surface (socket, want_write, loop_read/write/misc), recording which the loop calls."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.calls = sock, list[str]()
+
+    def connect(self, host: str, port: int, keepalive: int) -> None:
+        pass
+
+    def disconnect(self) -> None:
+        pass
+
+    def socket(self) -> socket.socket:
+        return self.sock
+
+    def want_write(self) -> bool:
+        return True  # bytes a partial write left behind
+
+    def loop_read(self) -> int:
+        self.calls.append("read")
+        return 0
+
+    def loop_write(self) -> int:
+        self.calls.append("write")
+        return 0
+
+    def loop_misc(self) -> int:
+        self.calls.append("misc")
+        return 0
+
+
+def test_bytes_left_behind_are_written_once_the_socket_takes_them_and_never_before() -> None:
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    with left, right:
+        connection = PushConnection(
+            parse_push_url("mqtt://127.0.0.1:1883/scheduler-control/prod/pause"),
+            "node-1",
+            PushEvents(lambda: None, lambda _: None, lambda _: None),
+        )
+        paho = ScriptedPaho(left)
+        connection._mqtt = cast(Any, paho)
+        connection.open()
+        try:
+            with contextlib.suppress(BlockingIOError):
+                for _ in range(100_000):  # bounded: a socket pair's buffer fills within a few megabytes
+                    left.send(b"x" * 65536)
+            connection.loop(0.0)
+            assert paho.calls == ["misc"]  # full: nothing written, nothing waited for
+
+            for _ in range(100_000):  # the broker reads everything: there is room again
+                if not _readable(right):
+                    break
+                right.recv(1 << 20)
+            connection.loop(0.0)
+            assert paho.calls == ["misc", "write", "misc"]
+        finally:
+            connection.close()
+
+
+def _readable(end: socket.socket) -> bool:
+    return bool(push.wait_for_io([end.fileno()], [], 0.0)[0])
+
+
+def test_a_connection_waits_5_s_for_each_step_of_its_connect_and_keeps_alive_every_30_s_by_default() -> None:
+    connection = PushConnection(
+        parse_push_url("mqtt://127.0.0.1:1883/scheduler-control/prod/pause"),
+        "node-1",
+        PushEvents(lambda: None, lambda _: None, lambda _: None),
+    )
+    assert (connection._mqtt.connect_timeout, connection.keepalive) == (5.0, 30)

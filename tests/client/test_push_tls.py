@@ -13,6 +13,7 @@ import pytest
 import trustme
 from botocore.credentials import ReadOnlyCredentials
 
+from scheduler_client import push
 from scheduler_client.push import PushConnection, PushEvents, PushUrl, parse_push_url
 
 WAIT = 20.0  # seconds any one step may take on a slow machine; a passing run takes milliseconds
@@ -60,7 +61,7 @@ def events() -> tuple[PushEvents, threading.Event, list[bytes]]:
 
 
 def test_a_message_tls_has_already_read_is_handed_out_without_waiting_for_the_socket(
-    ca: trustme.CA, events: tuple[PushEvents, threading.Event, list[bytes]]
+    ca: trustme.CA, events: tuple[PushEvents, threading.Event, list[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SUBACK and the retained message come in one TLS record: the client reads one packet a time, so the
     message waits in TLS's buffer, where poll(2) on the socket cannot see it. The next loop hands it out at once."""
@@ -84,11 +85,20 @@ def test_a_message_tls_has_already_read_is_handed_out_without_waiting_for_the_so
                 break
             connection.loop(0.2)
         assert subscribed.is_set()
+        waits: list[float] = []
+
+        def recorded(readers: list[int], writers: list[int], timeout: float) -> tuple[set[int], set[int]]:
+            waits.append(timeout)
+            return real_wait(readers, writers, timeout)
+
+        real_wait = push.wait_for_io
+        monkeypatch.setattr(push, "wait_for_io", recorded)
         waiting = threading.Thread(target=connection.loop, args=(3600.0,))  # an hour, unless TLS has bytes
         waiting.start()
         waiting.join(WAIT)
         assert messages == [RETAINED]
         assert not waiting.is_alive()
+        assert waits == [0.0]  # it did not wait on the socket at all: the bytes were TLS's already
     finally:
         connection.close()  # also wakes a loop still waiting
         goodbye.set()

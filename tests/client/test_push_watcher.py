@@ -4,12 +4,14 @@ owner: subscribed, a message, lost) and a scripted API. The real broker is in te
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+import threading
+from typing import Any, ClassVar, cast
 
+import botocore.session
 import pytest
 
 from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, Unreachable
-from scheduler_client.push import PushRefused, parse_push_url
+from scheduler_client.push import PushEvents, PushRefused, PushUrl, parse_push_url
 from tests.client.fakes import INCARNATION, UNCHANGED, URL, FakeBroker, MidRandom, ScriptedClient, message, run_until
 from tests.clocks import Clock
 
@@ -108,7 +110,10 @@ def test_broker_down_polling_takes_over_within_the_interval_and_push_back_stops_
     polls = len(api.etags)
     for _ in range(50):
         clock.now += watcher.run_pending()
-    assert len(api.etags) == polls  # subscribed again: polling stopped
+    # Subscribed again: polling stopped. The retained message (7) is older than the poll's value (8), so the node
+    # asked the API once whether the topic went back under it, and holds 8.
+    assert api.etags[polls:] == [f'"8.p.{INCARNATION}"']
+    assert (watcher.is_paused(), watcher.status.value) == (True, "subscribed")
 
 
 def test_both_down_the_last_value_is_kept_by_default(clock: Clock, broker: FakeBroker) -> None:
@@ -329,6 +334,191 @@ def test_stop_closes_the_push_connection(clock: Clock, broker: FakeBroker) -> No
     assert watcher.is_paused() is False  # the value known stays
 
 
+def test_push_defaults_are_the_documented_ones() -> None:
+    watcher = PauseWatcher(cast(SchedulerClient, ScriptedClient(UNCHANGED)), URL)
+    # client/README.md: the retained message within 10 s, a verification poll an hour, keep-alive 30 s, and a
+    # fleet of 1,000 whose reconnects after a drop start from 1,000 / 200 = 5 s.
+    assert (watcher.push_timeout, watcher.verify_interval, watcher.keepalive) == (10.0, 3600.0, 30)
+    assert watcher.reconnect_spread == 5.0
+
+
 def test_a_push_url_is_parsed_when_given_as_text() -> None:
     watcher = PauseWatcher(cast(SchedulerClient, ScriptedClient(UNCHANGED)), URL)
     assert watcher.push == parse_push_url(URL)
+
+
+# --- the connection's lifetime ---------------------------------------------------------------------------------
+
+
+def test_a_lost_connection_is_closed_and_its_error_is_the_last_error(clock: Clock, broker: FakeBroker) -> None:
+    broker.retained = message(7, False)
+    watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker).start(background=False)
+    run_until(watcher, clock, lambda: watcher.status.value == "subscribed")
+    connection = broker.live
+    reset = ConnectionResetError("reset by the broker")
+
+    connection.events.lost(reset)
+
+    assert connection.closed
+    assert watcher.last_error is reset
+    assert watcher.status.value == "polling"
+
+
+def test_a_connection_from_before_a_restart_is_no_longer_heard(clock: Clock, broker: FakeBroker) -> None:
+    broker.retained = message(7, False)
+    watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker).start(background=False)
+    run_until(watcher, clock, lambda: watcher.status.value == "subscribed")
+    before = broker.live
+    watcher.stop()
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.status.value == "subscribed" and broker.live is not before)
+    now = broker.live
+
+    before.events.lost(ConnectionError("the old connection ends late"))
+    before.events.message(message(9, True))
+
+    assert (watcher.status.value, watcher.last_error, now.closed) == ("subscribed", None, False)
+    assert watcher.is_paused() is False
+
+
+def test_giving_up_a_connection_that_never_subscribed_says_so(clock: Clock, broker: FakeBroker) -> None:
+    broker.accepts = False
+    watcher = watcher_of(ScriptedClient(UNCHANGED), clock, broker, push_timeout=10).start(background=False)
+
+    run_until(watcher, clock, lambda: broker.connections != [] and broker.connections[0].closed)
+
+    assert isinstance(watcher.last_error, TimeoutError)
+    assert str(watcher.last_error) == "no subscription within 10 s"
+
+
+class FailingLoop:
+    """A connection that subscribes and delivers at once, and whose I/O then fails in the watcher's thread."""
+
+    def __init__(self, url: PushUrl, client_id: str, events: PushEvents) -> None:
+        self.events = events
+        self.closed = threading.Event()
+
+    def open(self) -> None:
+        self.events.subscribed()
+        self.events.message(message(7, False))
+
+    def loop(self, timeout: float) -> None:
+        raise OSError("the socket went away")
+
+    def close(self) -> None:
+        self.closed.set()
+
+    def abandon(self) -> None:
+        self.closed.set()
+
+
+def test_a_failure_in_the_connections_io_is_a_lost_connection_that_says_why() -> None:
+    connections: list[FailingLoop] = []
+    made = threading.Event()
+
+    def connect(url: PushUrl, client_id: str, events: PushEvents) -> FailingLoop:
+        connections.append(FailingLoop(url, client_id, events))
+        made.set()
+        return connections[-1]
+
+    watcher = PauseWatcher(
+        cast(SchedulerClient, ScriptedClient(UNCHANGED)), URL, connect=connect, interval=3600, rng=MidRandom(0.5)
+    )
+    watcher.start()
+    try:
+        assert made.wait(20)
+        assert connections[0].closed.wait(20)  # the failed loop ended it
+    finally:
+        watcher.stop()
+    error = watcher.last_error
+    assert isinstance(error, ConnectionError)
+    assert str(error) == "the push connection failed: the socket went away"
+
+
+# --- the connection it makes: signed with the client's credentials ---------------------------------------------
+
+
+class Recorded:
+    """Stands in for PushConnection: records how the watcher built it; the connect itself fails."""
+
+    made: ClassVar[list[Recorded]] = []
+
+    def __init__(self, url: PushUrl, client_id: str, events: PushEvents, **settings: Any) -> None:
+        self.url, self.client_id, self.settings = url, client_id, settings
+        Recorded.made.append(self)
+
+    def open(self) -> None:
+        raise ConnectionRefusedError("not in this test")
+
+
+class SessionClient(ScriptedClient):
+    def __init__(self, session: botocore.session.Session) -> None:
+        super().__init__(UNCHANGED)
+        self.session = session
+
+
+def session_of(region: str | None, *, credentials: bool = True) -> botocore.session.Session:
+    session = botocore.session.Session()
+    session.set_config_variable("region", region)
+    session.set_config_variable("credentials_file", "/nonexistent")
+    session.set_config_variable("config_file", "/nonexistent")
+    if credentials:
+        session.set_credentials("AKIDEXAMPLE", "secret", "token")
+    return session
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[Recorded]:
+    Recorded.made = []
+    monkeypatch.setattr("scheduler_client.watcher.PushConnection", Recorded)
+    return Recorded.made
+
+
+IOT_URL = "wss://a1b2c3-ats.iot.eu-west-1.amazonaws.com/scheduler-control/prod/pause"
+
+
+@pytest.mark.parametrize(
+    ("url", "session_region", "signed_for"),
+    [
+        (IOT_URL, "us-east-1", "eu-west-1"),  # the endpoint's own region first
+        ("wss://push.example.test/scheduler-control/prod/pause", "eu-central-1", "eu-central-1"),  # else the session's
+    ],
+)
+def test_a_wss_connection_is_signed_with_the_clients_session_for_the_endpoints_region(
+    recorded: list[Recorded], url: str, session_region: str, signed_for: str
+) -> None:
+    client = SessionClient(session_of(session_region))
+    watcher = PauseWatcher(cast(SchedulerClient, client), url, push_timeout=6.0, keepalive=17)
+    watcher.start(background=False).run_pending()  # its first connect
+    watcher.stop()
+
+    (made,) = recorded
+    assert made.url == parse_push_url(url)
+    assert made.client_id.startswith("scheduler-control-prod-node-")
+    assert made.settings["region"] == signed_for
+    assert (made.settings["connect_timeout"], made.settings["keepalive"]) == (3.0, 17)  # half the push timeout
+    frozen = made.settings["credentials"]()
+    assert (frozen.access_key, frozen.secret_key, frozen.token) == ("AKIDEXAMPLE", "secret", "token")
+
+
+def test_a_wss_connection_without_credentials_is_refused_with_a_reason(
+    recorded: list[Recorded], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    client = SessionClient(session_of("eu-west-1", credentials=False))
+    watcher = PauseWatcher(cast(SchedulerClient, client), IOT_URL)
+    watcher.start(background=False).run_pending()  # its first connect
+    watcher.stop()
+
+    with pytest.raises(PushRefused, match=r"^No AWS credentials found to sign the push connection\.$"):
+        recorded[0].settings["credentials"]()
+
+
+def test_plain_mqtt_is_neither_signed_nor_given_a_region(recorded: list[Recorded]) -> None:
+    watcher = PauseWatcher(cast(SchedulerClient, ScriptedClient(UNCHANGED)), URL)
+    watcher.start(background=False).run_pending()  # its first connect
+    watcher.stop()
+
+    assert (recorded[0].settings["credentials"], recorded[0].settings["region"]) == (None, None)

@@ -20,6 +20,7 @@ from scheduler_client import (
     ServerError,
     Throttled,
     Unreachable,
+    WatcherStatus,
 )
 from tests.client.fakes import UNCHANGED, MidRandom, ScriptedClient, run_until
 from tests.clocks import Clock
@@ -370,6 +371,24 @@ def test_with_fail_closed_a_backed_off_poll_still_comes_before_the_value_goes_st
     assert watcher.is_paused() is True  # and when every try failed, it is stale: paused
 
 
+def test_with_fail_closed_the_poll_before_staleness_leaves_the_clients_timeout_for_its_answer(clock: Clock) -> None:
+    client = TimedClient(RESUMED_8, Unreachable("down"))
+    watcher = watcher_of(client, clock, interval=10, max_staleness=60, max_backoff=300, fail_closed=True)
+    watcher.poll()  # confirmed now
+    clock.now += watcher.poll()  # failed: 20 s of backoff
+    assert watcher.poll() == 60 - 20 - 5  # 40 s of backoff would end at the staleness itself: 5 s earlier
+
+
+def test_with_fail_closed_a_client_without_a_timeout_is_polled_at_the_staleness_itself(clock: Clock) -> None:
+    watcher = watcher_of(
+        ScriptedClient(RESUMED_8, Unreachable("down")), clock, interval=10, max_staleness=30, fail_closed=True
+    )
+    watcher.poll()
+    assert watcher.poll() == 20  # the backoff, within the 30 s
+    clock.now += 20
+    assert watcher.poll() == 10  # 40 s of backoff: cut to the moment it goes stale, as no request time is known
+
+
 def test_without_fail_closed_backoff_is_not_hurried(clock: Clock) -> None:
     watcher = watcher_of(TimedClient(RESUMED_8, Unreachable("down")), clock, interval=10, max_backoff=300)
     watcher.poll()
@@ -398,10 +417,29 @@ def test_status_is_told_to_listeners_once_per_change(clock: Clock) -> None:
     watcher.add_status_listener(lambda old, new: seen.append((old.value, new.value)))
     assert watcher.status.value == "stopped"
     watcher.start(background=False)
+    assert seen == [("stopped", "stale")]  # told by start() itself, before any of the loop's work
     run_until(watcher, clock, lambda: watcher.state is not None)
     run_until(watcher, clock, lambda: watcher.status.value == "stale")
     watcher.stop()
     assert seen == [("stopped", "stale"), ("stale", "polling"), ("polling", "stale"), ("stale", "stopped")]
+
+
+def test_a_status_listener_removed_hears_nothing_more(clock: Clock) -> None:
+    kept: list[str] = []
+    removed: list[str] = []
+
+    def hear(old: WatcherStatus, new: WatcherStatus) -> None:
+        removed.append(new.value)
+
+    watcher = watcher_of(ScriptedClient(RESUMED_8), clock)
+    watcher.add_status_listener(lambda old, new: kept.append(new.value))
+    watcher.add_status_listener(hear)
+    watcher.remove_status_listener(hear)
+    watcher.start(background=False)
+    run_until(watcher, clock, lambda: watcher.state is not None)
+
+    assert removed == []
+    assert kept == ["stale", "polling"]
 
 
 def test_a_failing_status_listener_does_not_stop_the_watcher(clock: Clock) -> None:
@@ -426,6 +464,36 @@ def test_start_with_wait_returns_once_the_first_value_is_known() -> None:
         assert watcher.is_paused() is False
     finally:
         watcher.stop()
+
+
+class SlowClient(ScriptedClient):
+    """An API that takes a fifth of a second to answer (Event.wait: a pause the test never synchronises on)."""
+
+    def get_if_changed(self, etag: str | None, *, retry: bool = True) -> SchedulerState | None:
+        threading.Event().wait(0.2)
+        return super().get_if_changed(etag, retry=retry)
+
+
+def test_start_with_a_wait_under_a_second_waits_for_the_first_value() -> None:
+    watcher = PauseWatcher(cast(SchedulerClient, SlowClient(RESUMED_8)), interval=0.01)
+    try:
+        assert watcher.start(wait=1.0).ready is True
+    finally:
+        watcher.stop()
+
+
+def test_a_poll_whose_answer_comes_after_stop_is_dropped_and_plans_nothing(clock: Clock) -> None:
+    class StoppedMeanwhile(ScriptedClient):
+        def get_if_changed(self, etag: str | None, *, retry: bool = True) -> SchedulerState | None:
+            watcher.stop()
+            return super().get_if_changed(etag, retry=retry)
+
+    watcher = watcher_of(StoppedMeanwhile(RESUMED_8), clock)
+    watcher.start(background=False)
+
+    assert watcher.poll() == 0.0
+    assert watcher.state is None  # the answer belongs to no run
+    assert watcher.status.value == "stopped"
 
 
 def test_start_with_wait_gives_up_after_the_wait() -> None:

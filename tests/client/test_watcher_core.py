@@ -43,8 +43,8 @@ def core(*, push: bool = True, at: float = 1.0, **options: object) -> WatcherCor
     return WatcherCore(Options.checked(**settings), MidRandom(at))  # type: ignore[arg-type]
 
 
-def subscribed_with(value: SchedulerState, now: float = 0.0) -> WatcherCore:
-    watcher = core()
+def subscribed_with(value: SchedulerState, now: float = 0.0, **options: object) -> WatcherCore:
+    watcher = core(**options)
     watcher.begin(now)
     watcher.connecting(now)
     watcher.opened(now)
@@ -105,6 +105,56 @@ def test_only_a_newer_state_is_taken_from_push_or_poll() -> None:
 
     assert watcher.state == state(6, False)
     assert watcher.source == "push"
+
+
+def test_an_older_message_than_the_one_held_asks_the_api_once_within_the_interval() -> None:
+    # A forged newer message taken, then the entry's own (older) message: the topic went back under this node,
+    # and no repair will heal it (the topic now holds the entry). Only the API can tell which is the truth.
+    watcher = subscribed_with(state(55, False), verify_interval=0.0, at=0.25)
+    assert watcher.next_verify_at is None  # push alone, and nothing contradicts it
+
+    watcher.push_message(4.0, state(5, True), b"")
+
+    assert watcher.next_verify_at == 4.0 + 0.25 * 10.0  # spread over the interval: a fleet sees it at once
+    assert watcher.next_wake(4.0) == pytest.approx(2.5)
+    assert watcher.poll_due(6.5) is True
+    assert watcher.poll_started(6.5) == f'"55.r.{INCARNATION}"'
+    watcher.poll_answered(7.0, state(5, True))
+    assert (watcher.state, watcher.source) == (state(5, True), "poll")  # the API's answer wins
+    assert watcher.take_divergence() is not None  # and the subscription is dropped, to be made again
+
+
+def test_a_duplicate_or_newer_message_asks_the_api_nothing() -> None:
+    watcher = subscribed_with(state(5, True), verify_interval=0.0)
+
+    watcher.push_message(1.0, state(5, True), b"")  # a duplicate: QoS 1, or the retained one again
+    watcher.push_message(2.0, state(6, False), b"")
+
+    assert watcher.next_verify_at is None
+
+
+def test_older_messages_ask_the_api_at_most_once_per_interval() -> None:
+    watcher = subscribed_with(state(9, False), verify_interval=0.0, at=0.0)
+    watcher.push_message(1.0, state(8, True), b"")
+    assert watcher.next_verify_at == 1.0
+    watcher.poll_started(1.0)
+    watcher.poll_answered(1.5, None)
+
+    watcher.push_message(2.0, state(7, True), b"")  # another one at once: not before the interval has passed
+    assert watcher.next_verify_at == 11.0
+    watcher.push_message(3.0, state(6, True), b"")  # more of them plan nothing more
+    assert watcher.next_verify_at == 11.0
+
+
+def test_an_older_message_never_puts_off_a_verification_already_due_sooner() -> None:
+    watcher = subscribed_with(state(9, False), verify_interval=5.0, at=0.0, jitter=0.0)
+    assert watcher.next_verify_at == 0.0 + 5.0
+
+    watcher.poll_started(0.5)  # a verification, and then another is planned 5 s on
+    watcher.poll_answered(0.6, None)
+    watcher.push_message(1.0, state(8, True), b"")  # the interval (10 s) from the last poll is later: kept
+
+    assert watcher.next_verify_at == 5.5
 
 
 def test_an_unreadable_message_is_ignored_and_logged_and_keeps_the_subscription(

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
 
-from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState
+import scheduler_client.watcher
+from scheduler_client import PauseWatcher, SchedulerClient, SchedulerState, WatcherStatus
 from tests.client.fakes import URL, FakeBroker, ScriptedClient, message
 from tests.clocks import Clock
 
@@ -110,14 +113,17 @@ def test_the_child_never_speaks_on_the_parents_push_connection_and_connects_with
             warnings.simplefilter("ignore", RuntimeWarning)
             watcher.is_paused()  # its first use in the child: the parent's connection dropped, a new start
         abandoned = parent_connection.closed
+        driven_by_the_caller = watcher._thread is None  # as the parent's was: started with background=False
         watcher.run_pending()  # the child's own connect
         watcher.stop()
-        return {"abandoned": abandoned, "ids": [client_id for _, client_id in broker.attempts]}
+        ids = [client_id for _, client_id in broker.attempts]
+        return {"abandoned": abandoned, "ids": ids, "driven_by_the_caller": driven_by_the_caller}
 
     answer = in_child(child)
     watcher.stop()
 
     assert answer["abandoned"] is True  # dropped in the child without a DISCONNECT (FakeConnection.abandon)
+    assert answer["driven_by_the_caller"] is True
     parent_id, *child_ids = answer["ids"]
     assert child_ids
     assert all(child_id != parent_id for child_id in child_ids)
@@ -130,3 +136,81 @@ def test_postfork_outside_a_forked_child_does_nothing() -> None:
     watcher.postfork()
     assert watcher._thread is thread
     watcher.stop()
+
+
+def test_before_postfork_the_childs_watcher_is_stopped_and_can_be_stopped_again() -> None:
+    """The parent's thread is not in the child: until the watcher restarts, it says stopped, its lock is free
+    (the parent's thread may have held it at the fork) and stop() has no thread to wait for."""
+    watcher, _ = polling_watcher()
+    watcher.start(wait=30)
+
+    def child() -> dict[str, Any]:
+        status = watcher.status.value  # no postfork() and no use that restarts it
+        watcher.stop(timeout=1)
+        return {"status": status, "after_stop": watcher.status.value}
+
+    try:
+        answer = in_child(child)
+    finally:
+        watcher.stop()
+    assert answer == {"status": "stopped", "after_stop": "stopped"}
+
+
+def test_the_warning_names_the_fix_and_points_at_the_line_that_used_the_watcher() -> None:
+    watcher, _ = polling_watcher()
+    watcher.start(wait=30)
+
+    def child() -> dict[str, Any]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            line = sys._getframe().f_lineno + 1
+            watcher.is_paused()
+        (warning,) = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+        return {"text": str(warning.message), "at": [warning.filename, warning.lineno], "line": line}
+
+    try:
+        answer = in_child(child)
+    finally:
+        watcher.stop()
+    if "/mutants/" not in scheduler_client.watcher.__file__:  # mutmut's trampolines add frames before the warning
+        assert answer["at"] == [__file__, answer["line"]]
+    assert answer["text"].startswith("A PauseWatcher was used in a forked process without postfork(): restarting")
+    assert answer["text"].endswith(
+        "Call watcher.postfork() in the child (gunicorn post_fork, Celery worker_process_init)."
+    )
+
+
+def test_status_listeners_hear_the_child_start_from_stopped() -> None:
+    watcher, _ = polling_watcher()
+    heard: list[tuple[str, str]] = []
+    told = threading.Event()
+
+    def listener(old: WatcherStatus, new: WatcherStatus) -> None:
+        heard.append((old.value, new.value))
+        told.set()
+
+    watcher.add_status_listener(listener)
+    watcher.start(wait=30)
+
+    def child() -> dict[str, Any]:
+        heard.clear()
+        told.clear()
+        watcher.postfork()
+        told.wait(30)  # the child's thread tells its first status
+        watcher.stop()
+        return {"heard": heard[0] if heard else None}
+
+    try:
+        answer = in_child(child)
+    finally:
+        watcher.stop()
+    assert answer["heard"] is not None
+    assert answer["heard"][0] == "stopped"
+
+
+def test_postfork_on_a_watcher_never_started_leaves_it_stopped() -> None:
+    watcher, client = polling_watcher()
+
+    watcher.postfork()
+
+    assert (watcher.status.value, watcher._thread, client.etags) == ("stopped", None, [])

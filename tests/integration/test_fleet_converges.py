@@ -104,11 +104,11 @@ def test_a_forged_newer_message_is_overridden_for_every_node(stack: LocalStack) 
         forged = {"is_paused": False, "etag": forged_tag, "version": int(version) + 50, "updated_at": None}
         retain(stack, json.dumps(forged).encode())
 
-        # It takes the forged message (newer by the ordering), then the healed entry's, which supersedes it.
+        # It takes the forged message (newer by the ordering). Then either the repair heals the entry (a new
+        # incarnation supersedes the forgery), or the publisher's own message for the pause replaced the forgery
+        # on the topic first, and the node, told an older state than it holds, asks the API: both end on the entry.
         until(lambda: subscribed.state is not None and subscribed.state.etag != paused, "the forged message arrives")
         until(lambda: agrees(subscribed, stack) and subscribed.is_paused(), "the subscribed node is back on the entry")
-        assert subscribed.state is not None
-        assert subscribed.state.etag != paused  # the healed entry: a new incarnation
         newcomer = node(stack)
         try:
             until(lambda: agrees(newcomer, stack), "a node started afterwards agrees")
@@ -116,6 +116,46 @@ def test_a_forged_newer_message_is_overridden_for_every_node(stack: LocalStack) 
             newcomer.stop()
     finally:
         subscribed.stop()
+
+
+@pytest.fixture
+def stack_without_repair(tmp_path: Path) -> Iterator[LocalStack]:
+    """The repair runs once, at the start, and not again within the test: only the node can notice."""
+    started = LocalStack(tmp_path / "dynamodb", env={"REPAIR_SECONDS": "3600"}).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def test_a_forged_message_replaced_before_any_repair_saw_it_is_still_undone(stack_without_repair: LocalStack) -> None:
+    stack = stack_without_repair
+    paused = patch(stack, True)
+    subscribed = node(stack)
+    try:
+        until(lambda: agrees(subscribed, stack), "the subscribed node holds the pause")
+        version, _, incarnation = paused.strip('"').split(".")
+        forged_version = int(version) + 50
+        forged = {
+            "is_paused": False,
+            "etag": f'"{forged_version}.r.{incarnation}"',
+            "version": forged_version,
+            "updated_at": None,
+        }
+        retain(stack, json.dumps(forged).encode())
+        until(lambda: subscribed.state is not None and not subscribed.is_paused(), "the forged message is taken")
+
+        # The entry's own message replaces the forgery: the topic is current again, so no repair would ever heal.
+        retain(
+            stack, json.dumps({"is_paused": True, "etag": paused, "version": int(version), "updated_at": None}).encode()
+        )
+
+        until(
+            lambda: agrees(subscribed, stack) and subscribed.is_paused(), "the node asked the API and took its answer"
+        )
+    finally:
+        subscribed.stop()
+    assert "healed with a new incarnation" not in stack.output()
 
 
 def test_a_poisoned_message_breaks_nothing_and_is_replaced(stack: LocalStack) -> None:

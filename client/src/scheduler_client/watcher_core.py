@@ -242,7 +242,21 @@ class WatcherCore:
         self.last_message_at = now
         self.bootstrap_poll_at = None
         self.confirmed_at = now
-        return self._take(fresh, "push")
+        taken = self._take(fresh, "push")
+        if not taken and self.state is not None and fresh.etag != self.state.etag:
+            self._verify_soon(now)
+        return taken
+
+    def _verify_soon(self, now: float) -> None:
+        """An older message than the one held: a late duplicate, or the topic went back under this node (a
+        forged or restored newer message, then replaced by the entry's before any repair saw it, so no heal
+        comes). Only the API can tell: one poll, spread over the interval (a fleet sees the message at once),
+        and at most one per interval however many such messages come. Its answer wins (_take_from_the_api)."""
+        at = now + self._draw(Backoff(self.options.interval, self.options.interval), 0)
+        if self.poll_sent_at is not None:
+            at = max(at, self.poll_sent_at + self.options.interval)
+        if self.next_verify_at is None or at < self.next_verify_at:
+            self.next_verify_at = at
 
     def push_lost(self, now: float, error: Exception) -> float:
         """The connection ended (or failed while open); returns the wait before the next connect."""
