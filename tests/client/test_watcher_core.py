@@ -5,6 +5,7 @@ known point of its range (MidRandom), so every wait is exact."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def core(*, push: bool = True, at: float = 1.0, **options: object) -> WatcherCor
     return WatcherCore(Options.checked(**settings), MidRandom(at))  # type: ignore[arg-type]
 
 
-def subscribed_with(value: SchedulerState, now: float = 0.0, **options: object) -> WatcherCore:
+def subscribed_with(value: SchedulerState, now: float = 0.0, **options: Any) -> WatcherCore:
     watcher = core(**options)
     watcher.begin(now)
     watcher.connecting(now)
