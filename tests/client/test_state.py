@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -190,3 +192,35 @@ def test_a_status_view_with_a_hand_edited_time_past_the_calendar_says_it_does_no
     assert view.updated_at is None
     assert view.to_json()["updated_at"] is None
     assert "changed by unknown via api, at an unknown time" in view.describe()
+
+
+def test_a_time_of_exactly_the_longest_length_is_still_read() -> None:
+    longest = "2026-11-29T08:00:00." + "0" * 38 + "+00:00"  # fractional digits past six are dropped
+    assert len(longest) == 64
+    assert parse_iso_time(longest) == EIGHT
+    assert parse_iso_time(longest[:20] + "0" + longest[20:]) is None  # one more: not parsed
+
+
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's own zone is New York's: a naive time must not be read as local time."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("far_from_utc")
+@pytest.mark.parametrize("value", ["2026-11-29T08:00:00", "2026-11-29T10:00:00+02:00"])
+def test_iso_times_are_utc_whatever_the_machines_zone(value: str) -> None:
+    parsed = parse_iso_time(value)
+    assert parsed == EIGHT
+    assert parsed is not None
+    assert parsed.utcoffset() == timedelta(0)
+
+
+def test_the_status_views_texts_are_texts_or_nothing() -> None:
+    state = SchedulerState(True, '"7.p.mk3x0a9z7q2c"', EIGHT)
+    view = StatusView.from_document(state, {"updated_by": "", "via": 5, "reason": ["why"], "stage": ""})
+    assert (view.updated_by, view.via, view.reason, view.stage) == (None, "unknown", None, None)
