@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from scheduler_client import SchedulerClient
+from scheduler_client import RetryPolicy, SchedulerClient
 from scheduler_client.console import SECRET_HEADER, Console, stage_of
 from scheduler_client.errors import SchedulerError
 from scheduler_client.history import Change
@@ -165,6 +167,13 @@ def test_after_a_change_the_history_is_read_every_2_s_until_it_shows_it_for_20_s
     # The switch moves to 8; the audit trail (still at 7) trails it. Read again every 2 s, for 20 s, then at 30 s.
     plan = [(0.0, 7), (10.0, 8), (11.0, 8), (12.0, 8), (14.0, 8), (29.0, 8), (30.5, 8), (31.0, 8), (59.0, 8)]
     assert reads_at(console, server, clock, history_reads, plan) == [1, 2, 2, 3, 4, 5, 5, 5, 6]
+
+
+def test_the_catching_up_ends_exactly_20_s_after_the_change_was_seen(
+    server: ScriptedServer, console: Console, clock: Clock, history_reads: list[datetime]
+) -> None:
+    plan = [(0.0, 7), *((float(second), 8) for second in range(10, 31, 2))]  # seen at 10 s; every 2 s up to 30 s
+    assert reads_at(console, server, clock, history_reads, plan) == [1, *range(2, 12), 11]  # none at 30 s
 
 
 def test_the_catching_up_ends_once_the_history_shows_the_change(
@@ -508,3 +517,229 @@ def test_a_malformed_content_length_gets_a_json_answer_never_a_traceback(
     assert status == 400
     assert json.loads(body)["message"] == "a body of at most 4 KB, with its Content-Length"
     assert "Traceback" not in capsys.readouterr().err
+
+
+# --- every answer the operator's page can get, whole -------------------------------------------------------
+
+
+def refused(message: str) -> dict[str, str]:
+    return {"outcome": "refused", "message": message}
+
+
+BODY_BOUND = "a body of at most 4 KB, with its Content-Length"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "kind", "status", "document"),
+    [
+        ("GET", "/elsewhere.html", None, None, 404, refused("no such page")),
+        ("GET", "/Xconsole.js", None, None, 404, refused("no such page")),  # a page's name, not a prefix of it
+        ("POST", "/api/other", b"{}", "application/json", 404, refused("no such action")),
+        ("POST", "/api/switch", b"not json", "application/json", 400, refused("the body is not JSON")),
+        ("POST", "/api/switch", b"[1]", "application/json", 400, refused("the body is a JSON object")),
+        ("POST", "/api/switch", b"1", "application/json", 400, refused("the body is a JSON object")),  # one byte
+        ("POST", "/api/switch", b"", "application/json", 400, refused(BODY_BOUND)),  # Content-Length: 0
+        ("POST", "/api/switch", b"{}", "text/plain", 415, refused("a change is a JSON request")),
+    ],
+    ids=["no-page", "near-a-page", "no-action", "not-json", "not-an-object", "one-byte", "empty", "not-json-type"],
+)
+def test_every_refusal_is_a_json_answer_with_its_status_and_its_words(
+    server: ScriptedServer,
+    console: Console,
+    method: str,
+    path: str,
+    body: bytes | None,
+    kind: str | None,
+    status: int,
+    document: dict[str, str],
+) -> None:
+    headers = {} if kind is None else {"Content-Type": kind}
+    answered, sent, answer = request(console, method, path, body, **headers)
+
+    assert (answered, json.loads(answer)) == (status, document)
+    assert (sent["content-type"], sent["content-length"]) == ("application/json", str(len(answer)))
+    assert sent["server"].strip() == "scheduler-console"  # no Python version for a scanner to match
+    assert server.received == []
+
+
+def test_a_login_form_with_its_charset_is_a_form(console: Console) -> None:
+    for kind in ("application/x-www-form-urlencoded; charset=UTF-8", "Application/X-WWW-Form-Urlencoded;charset=utf-8"):
+        status, sent, page = request(
+            console,
+            "POST",
+            "/login",
+            f"secret={console.secret}".encode(),
+            secret=None,
+            origin="null",
+            **{"Content-Type": kind},
+        )
+        assert (status, sent["content-type"]) == (200, "text/html; charset=utf-8")
+        assert console.secret.encode() in page
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "status", "message"),
+    [
+        (
+            b"secret=\xff\xfe",
+            "application/x-www-form-urlencoded",
+            403,
+            "not this console's secret: open the launcher scheduler console wrote",
+        ),
+        (b"secret=x", "application/json", 415, "the launcher posts a form"),
+    ],
+    ids=["not-ascii", "not-a-form"],
+)
+def test_a_refused_login_is_one_answer_in_the_launchers_words(
+    console: Console, body: bytes, kind: str, status: int, message: str
+) -> None:
+    answered, _, answer = request(console, "POST", "/login", body, secret=None, origin="null", **{"Content-Type": kind})
+    assert (answered, json.loads(answer)) == (status, refused(message))
+
+
+def test_a_login_with_a_length_that_is_not_one_is_answered_once(console: Console) -> None:
+    with socket.create_connection(("127.0.0.1", console.port), timeout=5) as raw:
+        raw.sendall(
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 12abc\r\n\r\nsecret=x" % console.port
+        )
+        received = b""
+        for _ in range(1000):  # bounded: the server closes once it has answered
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    assert received.count(b"HTTP/1.0 ") == 1
+    assert received.startswith(b"HTTP/1.0 400 ")
+    assert json.loads(received.split(b"\r\n\r\n", 1)[1]) == refused(BODY_BOUND)
+
+
+def test_a_fault_in_the_console_itself_is_a_json_answer(
+    server: ScriptedServer, console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(console, "switch", broken)
+    answered, sent, answer = request(
+        console, "POST", "/api/switch", json.dumps(PAUSE).encode(), **{"Content-Type": "application/json"}
+    )
+    assert (answered, json.loads(answer)) == (400, refused("a request this console does not understand"))
+    assert sent["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (Answer(403, '{"message": "User: alice is not authorized"}', {"Content-Type": "application/json"}), "refused"),
+    ],
+    ids=["refused"],
+)
+def test_what_the_api_said_is_passed_on_with_its_kind(
+    server: ScriptedServer, console: Console, answer: Answer, kind: str
+) -> None:
+    server.play(answer)
+    status, _, body = request(console, "GET", "/api/state")
+    document = json.loads(body)
+    assert (status, sorted(document), document["outcome"], document["kind"]) == (
+        502,
+        ["kind", "message", "outcome"],
+        "error",
+        kind,
+    )
+    assert document["message"]
+
+
+def test_an_api_that_cannot_be_reached_is_said_to_be_unreachable(clock: Clock) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    client = SchedulerClient(f"http://127.0.0.1:{port}/scheduler/", timeout=1.0, retry=RetryPolicy(max_attempts=1))
+    with Console(client, history=lambda since: [], clock=clock) as console:
+        status, _, body = request(console, "GET", "/api/state")
+    assert (status, json.loads(body)["kind"]) == (502, "unreachable")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"extra": 1, "another": 2}, "unexpected fields: another, extra"),
+        ({"if_match": None}, "send is_paused (true or false) and if_match (the ETag the page shows)"),
+        ({"reason": None}, "say why: a reason is required"),
+    ],
+    ids=["unexpected-fields", "no-if-match", "no-reason"],
+)
+def test_a_refused_change_says_exactly_what_is_missing(
+    server: ScriptedServer, console: Console, change: dict[str, Any], message: str
+) -> None:
+    server.play(status_answer(False, 7))
+    assert switch(console, {**PAUSE, **change}) == (400, refused(message))
+    assert writes(server) == []
+
+
+def test_a_stale_page_told_by_a_view_without_who_or_when_says_someone_at_an_unknown_time(
+    server: ScriptedServer, console: Console
+) -> None:
+    server.play(
+        status_answer(False, 7),
+        Answer(412, "The scheduler changed.", {"Content-Type": "text/plain", "ETag": etag(8, True)}),
+        status_answer(True, 8, updated_by=None, updated_at=None),
+    )
+    status, document = switch(console, {**PAUSE, "is_paused": False, "reason": "done"})
+    assert (status, document["message"]) == (412, "changed by someone at an unknown time, reload")
+    assert (document["status"]["is_paused"], document["status"]["etag"]) == (True, etag(8, True))
+
+
+def test_without_a_stage_in_the_view_the_stage_is_the_urls(server: ScriptedServer, clock: Clock) -> None:
+    client = SchedulerClient(server.url.replace("/Prod/", "/staging/"), timeout=2.0)
+    with Console(client, history=lambda since: [], clock=clock) as console:
+        server.play(status_answer(False, 7, stage=None))
+        _, _, body = request(console, "GET", "/api/state")
+        assert json.loads(body)["stage"] == "staging"
+        status, document = switch(console, {**PAUSE, "confirm": "prod"})
+    assert (status, document) == (400, refused("type the stage's name, staging, to confirm"))
+
+
+def test_a_history_error_is_still_said_when_the_cached_read_is_served(server: ScriptedServer, clock: Clock) -> None:
+    def history(since: datetime) -> list[Change]:
+        raise SchedulerError("the audit log cannot be read: AccessDeniedException")
+
+    with Console(SchedulerClient(server.url, timeout=2.0), history=history, clock=clock) as console:
+        server.play(status_answer(True, 7))
+        request(console, "GET", "/api/state")
+        _, _, body = request(console, "GET", "/api/state")  # the same switch, within the half minute: cached
+    assert json.loads(body)["history_error"] == "the audit log cannot be read: AccessDeniedException"
+
+
+def test_the_secret_is_256_random_bits_and_the_page_carries_it_in_its_head(console: Console) -> None:
+    assert len(console.secret) == 43  # 32 bytes, URL-safe base64 without padding
+    assert f'<head>\n  <meta name="console-secret" content="{console.secret}">'.encode() in console.page_with_secret()
+
+
+def test_the_launcher_is_open_html_in_a_folder_of_its_own_and_a_missing_one_stops_nothing(
+    server: ScriptedServer, clock: Clock
+) -> None:
+    console = Console(SchedulerClient(server.url, timeout=2.0), history=lambda since: [], clock=clock)
+    with console:
+        launcher = console.launcher()
+        assert launcher.name == "open.html"
+        assert launcher.parent.name.startswith("scheduler-console-")
+        launcher.unlink()  # removed by hand, or by a tmp cleaner
+    assert not launcher.parent.exists()
+
+
+def test_the_console_serves_from_a_named_daemon_thread(console: Console) -> None:
+    (thread,) = [t for t in threading.enumerate() if t.name == "scheduler-console"]
+    assert thread.daemon  # Ctrl-C ends the process whatever the server is doing
+
+
+def test_stopping_never_waits_for_a_browser_that_keeps_a_connection_open(server: ScriptedServer, clock: Clock) -> None:
+    console = Console(SchedulerClient(server.url, timeout=2.0), history=lambda since: [], clock=clock).__enter__()
+    idle = socket.create_connection(("127.0.0.1", console.port), timeout=5)  # connected, sends nothing
+    try:
+        stopping = threading.Thread(target=console.__exit__, args=(None, None, None))
+        stopping.start()
+        stopping.join(20)
+        assert not stopping.is_alive()
+    finally:
+        idle.close()
