@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -201,17 +199,7 @@ def test_a_time_of_exactly_the_longest_length_is_still_read() -> None:
     assert parse_iso_time(longest[:20] + "0" + longest[20:]) is None  # one more: not parsed
 
 
-@pytest.fixture
-def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The machine's own zone is New York's: a naive time must not be read as local time."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.mark.usefixtures("far_from_utc")
+@pytest.mark.usefixtures("tokyo")  # a naive time must not be read as the machine's local time
 @pytest.mark.parametrize("value", ["2026-11-29T08:00:00", "2026-11-29T10:00:00+02:00"])
 def test_iso_times_are_utc_whatever_the_machines_zone(value: str) -> None:
     parsed = parse_iso_time(value)
